@@ -1,0 +1,3 @@
+"""Porchlight: a privacy-first local NVR for doorbell cameras."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass
