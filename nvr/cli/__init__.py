@@ -45,8 +45,10 @@ def _root(
 
 
 def fail(message: str, hint: str | None = None) -> int:
-    """Print a user error the house way: one line, then an optional hint. Returns exit 1."""
-    print(f"nvr: error: {message}", file=sys.stderr)
+    """Print a user error the house way: one line (one per problem, for a config with
+    several), then an optional hint. Returns exit 1."""
+    for line in message.splitlines() or [""]:
+        print(f"nvr: error: {line}", file=sys.stderr)
     if hint:
         print(f"nvr: hint: {hint}", file=sys.stderr)
     return 1
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:
         # Typer's (vendored Click) usage errors: bad option, missing argument, no such command.
         if type(exc).__name__ == "NoArgsIsHelpError":
-            print(exc.format_message())  # type: ignore[attr-defined]
+            print(exc.format_message())
             return 0
         ctx = getattr(exc, "ctx", None)
         hint = f"see '{ctx.command_path} --help'" if ctx is not None else None

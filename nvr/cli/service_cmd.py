@@ -1,7 +1,72 @@
-"""Placeholder: being written."""
+"""``nvr serve`` and ``nvr demo``: run the service in the foreground until SIGTERM/Ctrl+C."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
 
 import typer
 
+from nvr.cli import options
+from nvr.clock import SystemClock
+from nvr.config import Config
+from nvr.logs import setup_logging
+from nvr.service.runner import Ready, Service
+
+
+def _announce(ready: Ready) -> None:
+    lines = [
+        "Porchlight is running" + (" with the demo doorbell." if ready.demo else "."),
+        f"  Dashboard: {ready.url}",
+        f"  TLS certificate SHA-256: {ready.tls_fingerprint}",
+        "  (the certificate is self-signed unless you configured your own: check that your",
+        "   browser shows the same fingerprint before you accept it)",
+        "Press Ctrl+C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _run(cfg: Config, *, demo: bool) -> None:
+    setup_logging(cfg.logging.level, cfg.logging.format)
+    service = Service(cfg, clock=SystemClock(), demo=demo, on_ready=_announce)
+    asyncio.run(service.run())
+    print("Porchlight stopped.", file=sys.stderr, flush=True)
+
+
+def serve(
+    config: Path | None = options.CONFIG,
+    data_dir: Path | None = options.DATA_DIR,
+    bind: str | None = options.BIND,
+    port: int | None = options.PORT,
+) -> None:
+    """Run the recorder and the dashboard (HTTPS) with the installer's config."""
+    cfg = options.with_overrides(options.load(config, None), data_dir=data_dir, bind=bind, port=port)
+    _run(cfg, demo=False)
+
+
+def demo(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", dir_okay=False,
+        help="Config file to use as well (by default the demo uses none, whatever is installed).",
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", file_okay=False,
+        help="Data directory (default: $XDG_DATA_HOME/porchlight-demo).",
+    ),
+    bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on."),
+    port: int | None = options.PORT,
+) -> None:
+    """Run the service with the built-in demo doorbell (a synthetic porch, made locally)."""
+    from nvr.config import load_config
+
+    cfg = load_config(config) if config is not None else Config()
+    cfg = options.with_overrides(
+        cfg, data_dir=data_dir or options.demo_data_dir(), bind=bind, port=port
+    )
+    _run(cfg, demo=True)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("serve")(serve)
+    app.command("demo")(demo)

@@ -1,0 +1,166 @@
+"""Camera entries of the config: where the streams are and what to do with them.
+
+Contract: a camera has a slug `name` and exactly one stream source, `main_url` (with an
+optional `sub_url`) or `onvif` (the streams are asked from the camera). URLs print with
+their password masked; `url.reveal()` or `CameraConfig.stream_url()` give the real one.
+Motion polygons are lists of at least three `(x, y)` points, each a fraction (0..1) of the
+picture's width and height, origin top left.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from nvr.config.base import Section
+from nvr.config.types import RtspUrl, SecretText, invalid
+
+__all__ = ["CameraConfig", "MotionConfig", "MotionMask", "MotionZone", "OnvifConfig"]
+
+CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Point = tuple[Fraction, Fraction]
+Polygon = Annotated[list[Point], Field(min_length=3)]
+
+
+class MotionZone(Section):
+    """An area of the picture; motion in it raises an event tagged with the zone's name."""
+
+    name: str = Field(min_length=1)
+    """Shown on events and used to filter notifications; unique within the camera."""
+    points: Polygon
+    """Corners of the polygon, `[x, y]` fractions of the picture (0..1), at least three."""
+
+
+class MotionMask(Section):
+    """An area whose motion is ignored: a busy street, a tree, a timestamp overlay."""
+
+    name: str | None = None
+    """Optional label, for your own reference."""
+    points: Polygon
+    """Corners of the polygon, `[x, y]` fractions of the picture (0..1), at least three."""
+
+
+class MotionConfig(Section):
+    """Motion detection on the camera's sub-stream."""
+
+    enabled: bool = True
+    """Detect motion on this camera."""
+    sensitivity: Literal["low", "medium", "high"] = "medium"
+    """How little change counts as motion: `high` catches more, with more false alarms."""
+    zones: list[MotionZone] = Field(default_factory=list)
+    """Named areas; with none, the whole picture (minus masks) is one zone."""
+    masks: list[MotionMask] = Field(default_factory=list)
+    """Areas to ignore; they win over zones."""
+
+    @model_validator(mode="after")
+    def _unique_zone_names(self) -> MotionConfig:
+        seen: dict[str, int] = {}
+        for index, zone in enumerate(self.zones):
+            if zone.name in seen:
+                raise invalid(
+                    f"zone name {{value}} is already used by zones[{seen[zone.name]}]",
+                    "zones",
+                    index,
+                    "name",
+                    value=zone.name,
+                )
+            seen[zone.name] = index
+        return self
+
+
+class OnvifConfig(Section):
+    """A camera reached through ONVIF: stream URLs and events are asked from the device."""
+
+    host: str = Field(min_length=1)
+    """Host name or IP address of the camera."""
+    port: int = Field(default=80, ge=1, le=65535)
+    """Port of the camera's ONVIF (HTTP) service."""
+    username: str | None = None
+    """ONVIF user name."""
+    password: SecretText | None = None
+    """ONVIF password. Prefer `${VAR}` or `!secret name` to writing it here."""
+
+
+class CameraConfig(Section):
+    """One camera."""
+
+    name: str
+    """Short id: 1-32 of `a-z 0-9 _ -`, starting with a letter or digit; unique."""
+    main_url: RtspUrl | None = None
+    """RTSP URL of the full-quality stream that is recorded (`rtsp://` or `rtsps://`)."""
+    sub_url: RtspUrl | None = None
+    """RTSP URL of a low-resolution stream for motion detection (needs `main_url`)."""
+    onvif: OnvifConfig | None = None
+    """Ask the camera for its streams over ONVIF instead of giving `main_url`."""
+    username: str | None = None
+    """RTSP user name, for URLs that carry no credentials."""
+    password: SecretText | None = None
+    """RTSP password, for URLs that carry no credentials. Needs `username`."""
+    transport: Literal["tcp", "udp"] = "tcp"
+    """RTSP transport; TCP survives Wi-Fi packet loss better."""
+    record: Literal["continuous", "events", "off"] = "continuous"
+    """Record all the time, only around events, or not at all (live view only)."""
+    audio: bool = False
+    """Record and stream the camera's microphone. Check local law before turning it on."""
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    """Motion detection settings."""
+    doorbell_topic: str | None = None
+    """MQTT topic whose messages mean "the doorbell was pressed" (for non-ONVIF buttons)."""
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, name: str) -> str:
+        if not CAMERA_NAME.fullmatch(name):
+            raise invalid(
+                "{value} is not a valid camera name: use 1-32 of a-z, 0-9, '_' and '-', "
+                "starting with a letter or digit",
+                value=name,
+            )
+        return name
+
+    @field_validator("doorbell_topic")
+    @classmethod
+    def _topic(cls, topic: str | None) -> str | None:
+        if topic is not None and not topic.strip():
+            raise invalid("must not be empty; leave the key out instead")
+        return topic
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CameraConfig:
+        if self.main_url is not None and self.onvif is not None:
+            raise invalid("give either main_url or onvif, not both", "onvif")
+        if self.main_url is None and self.onvif is None:
+            raise invalid("needs main_url (an RTSP URL) or onvif (to ask the camera for it)")
+        if self.sub_url is not None and self.main_url is None:
+            raise invalid("sub_url needs main_url; ONVIF cameras report their streams", "sub_url")
+        if self.password is not None and self.username is None:
+            raise invalid("password needs username", "password")
+        url_user = None if self.main_url is None else urlsplit(self.main_url.reveal()).username
+        if self.username is not None and url_user is not None:
+            raise invalid(
+                "credentials are given both in main_url and in username/password; keep one",
+                "username",
+            )
+        return self
+
+    def stream_url(self, stream: Literal["main", "sub"] = "main") -> str | None:
+        """The real URL to open for `stream`, with `username`/`password` filled in.
+
+        `None` when the camera has no such configured URL (ONVIF cameras, or no sub-stream).
+        """
+        url = self.main_url if stream == "main" else self.sub_url
+        if url is None:
+            return None
+        real = url.reveal()
+        parts = urlsplit(real)
+        if self.username is None or parts.username is not None:
+            return real
+        userinfo = quote(self.username, safe="")
+        if self.password is not None:
+            userinfo += ":" + quote(self.password.reveal(), safe="")
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))

@@ -1,0 +1,281 @@
+"""The typed configuration: one `Config` tree, validated from the YAML file.
+
+Contract: field names here are what other packages code against. `Config()` is a valid
+configuration with every default and no camera. Models are frozen, reject unknown keys and
+hold no runtime state; secrets are `nvr.secrets.Secret` values that print as `***`.
+Derived values that several packages need (the database URL, the quota in bytes, whether the
+demo camera runs) are methods here so the rule lives in one place.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from nvr.config.base import Section
+from nvr.config.cameras import CameraConfig
+from nvr.config.types import ConfigPath, DatabaseUrl, Quota, SecretText, invalid, parse_quota
+
+__all__ = [
+    "Config",
+    "DatabaseConfig",
+    "DemoConfig",
+    "LoggingConfig",
+    "MqttConfig",
+    "NotificationsConfig",
+    "RetentionConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "TlsConfig",
+    "WebhookConfig",
+]
+
+
+class TlsConfig(Section):
+    """The dashboard's TLS certificate."""
+
+    mode: Literal["self-signed", "files"] = "self-signed"
+    """`self-signed`: generate one in the data directory; `files`: use `cert` and `key`."""
+    cert: ConfigPath | None = None
+    """PEM certificate chain (`mode: files` only)."""
+    key: ConfigPath | None = None
+    """PEM private key (`mode: files` only)."""
+
+    @model_validator(mode="after")
+    def _files_match_mode(self) -> TlsConfig:
+        if self.mode == "files":
+            for key in ("cert", "key"):
+                if getattr(self, key) is None:
+                    raise invalid(f"mode 'files' needs both cert and key; {key} is missing")
+        else:
+            for key in ("cert", "key"):
+                if getattr(self, key) is not None:
+                    raise invalid(f"{key} is only used with mode: files", key)
+        return self
+
+
+class ServerConfig(Section):
+    """The HTTPS dashboard and API."""
+
+    bind: str = "0.0.0.0"  # noqa: S104  (a LAN appliance: the dashboard is for the house)
+    """IP address to listen on: `0.0.0.0` (all IPv4), `::` (all), or one address."""
+    port: int = Field(default=8443, ge=1, le=65535)
+    """HTTPS port."""
+    http_redirect_port: int | None = Field(default=None, ge=1, le=65535)
+    """If set, a plain-HTTP port that only redirects to HTTPS."""
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    """TLS certificate settings."""
+
+    @field_validator("bind")
+    @classmethod
+    def _ip_address(cls, bind: str) -> str:
+        if bind != "localhost":
+            try:
+                ipaddress.ip_address(bind)
+            except ValueError:
+                raise invalid(
+                    "{value} is not an IP address (such as 0.0.0.0, 127.0.0.1 or ::)", value=bind
+                ) from None
+        return bind
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ServerConfig:
+        if self.http_redirect_port == self.port:
+            raise invalid("must differ from port", "http_redirect_port")
+        return self
+
+
+class RetentionConfig(Section):
+    """How long recordings are kept; the quota can remove them sooner."""
+
+    continuous_days: int = Field(default=14, ge=0)
+    """Days to keep continuous recordings; 0 means no age limit (only the quota applies)."""
+    event_days: int = Field(default=30, ge=0)
+    """Days to keep event recordings; 0 means no age limit (only the quota applies)."""
+
+
+class StorageConfig(Section):
+    """Where and how recordings are written."""
+
+    data_dir: ConfigPath = Path("/var/lib/nvr")
+    """Folder for recordings, database and keys; a relative path starts at the config's folder."""
+    segment_seconds: int = Field(default=60, ge=10, le=300)
+    """Length of one recording segment file."""
+    fsync_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    """At most this much footage is lost on a power cut."""
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    """Retention periods."""
+    quota: str | None = None
+    """Most space recordings may use: a size (`500GB`, `1.5TiB`) or a share (`90%`)."""
+
+    @field_validator("quota", mode="before")
+    @classmethod
+    def _bytes_as_text(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("quota")
+    @classmethod
+    def _parse(cls, quota: str | None) -> str | None:
+        if quota is not None:
+            try:
+                parse_quota(quota)
+            except ValueError as exc:
+                raise invalid(str(exc)) from None
+        return quota
+
+    def parsed_quota(self) -> Quota | None:
+        """The quota as bytes or percent, or `None` when there is none."""
+        return None if self.quota is None else parse_quota(self.quota)
+
+    def quota_bytes(self, volume_size: int) -> int | None:
+        """The quota in bytes on a volume of `volume_size` bytes; `None` if unlimited."""
+        quota = self.parsed_quota()
+        return None if quota is None else quota.resolve(volume_size)
+
+
+class DatabaseConfig(Section):
+    """The index database."""
+
+    url: DatabaseUrl | None = None
+    """SQLAlchemy URL, e.g. `postgresql+psycopg://nvr:${PGPASSWORD}@db/nvr`; empty: SQLite."""
+
+
+class MqttConfig(Section):
+    """MQTT events, with Home Assistant discovery."""
+
+    enabled: bool = False
+    """Publish events to an MQTT broker."""
+    host: str = "127.0.0.1"
+    """Broker host name or address."""
+    port: int = Field(default=1883, ge=1, le=65535)
+    """Broker port (usually 1883, or 8883 with TLS)."""
+    tls: bool = False
+    """Connect with TLS."""
+    username: str | None = None
+    """Broker user name."""
+    password: SecretText | None = None
+    """Broker password."""
+    topic_prefix: str = "porchlight"
+    """First level of the topics Porchlight publishes to."""
+    discovery_prefix: str = "homeassistant"
+    """Home Assistant's discovery prefix."""
+
+    @field_validator("topic_prefix", "discovery_prefix")
+    @classmethod
+    def _plain_topic(cls, prefix: str) -> str:
+        if not prefix or prefix.startswith("/") or prefix.endswith("/"):
+            raise invalid("must be a non-empty topic without a leading or trailing '/'")
+        if "#" in prefix or "+" in prefix:
+            raise invalid("must not contain the MQTT wildcards '#' or '+'")
+        return prefix
+
+
+class WebhookConfig(Section):
+    """An HTTP POST sent to a local service when an event happens."""
+
+    name: str = Field(min_length=1)
+    """Label used in logs; unique."""
+    url: str
+    """`http://` or `https://` URL to POST to."""
+    secret: SecretText
+    """Shared key with which the receiver checks that a request came from Porchlight."""
+    events: list[Literal["motion", "doorbell", "camera_offline"]] = Field(min_length=1)
+    """Which events to send."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise invalid("must be an http:// or https:// URL")
+        if parts.password is not None:
+            # The URL is a plain string that may be logged: no credentials in it.
+            raise invalid("must not contain a password; the receiver can check 'secret'")
+        return url
+
+
+class NotificationsConfig(Section):
+    """Where events are sent. Nothing leaves the box unless enabled here."""
+
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    """MQTT broker settings."""
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    """Webhooks to call."""
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_names(cls, hooks: list[WebhookConfig]) -> list[WebhookConfig]:
+        _raise_on_duplicate([hook.name for hook in hooks], "webhook", "webhooks")
+        return hooks
+
+
+class LoggingConfig(Section):
+    """Log output (to the journal under systemd)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """Least severe level written."""
+    format: Literal["text", "json"] = "text"
+    """One line of text per record, or one JSON object per line."""
+
+
+class DemoConfig(Section):
+    """The built-in demo doorbell, for trying Porchlight without a camera."""
+
+    enabled: Literal["auto", "on", "off"] = "auto"
+    """`auto`: run it only when no camera is configured."""
+
+
+class Config(Section):
+    """Porchlight configuration."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    """Dashboard and API."""
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    """Recordings on disk."""
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    """Index database."""
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    """Cameras to record."""
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    """MQTT and webhooks."""
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    """Log level and format."""
+    demo: DemoConfig = Field(default_factory=DemoConfig)
+    """Demo camera."""
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        _raise_on_duplicate([camera.name for camera in cameras], "camera", "cameras")
+        return cameras
+
+    def database_url(self) -> str:
+        """The real database URL (password included): SQLite in the data dir by default."""
+        if self.database.url is not None:
+            return self.database.url.reveal()
+        return f"sqlite:///{self.storage.data_dir / 'nvr.sqlite3'}"
+
+    def demo_wanted(self) -> bool:
+        """Whether to run the built-in demo doorbell."""
+        if self.demo.enabled == "auto":
+            return not self.cameras
+        return self.demo.enabled == "on"
+
+
+def _raise_on_duplicate(names: list[str], what: str, key: str) -> None:
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in first:
+            raise invalid(
+                f"{what} name {{value}} is already used by {key}[{first[name]}]",
+                index,
+                "name",
+                value=name,
+            )
+        first[name] = index

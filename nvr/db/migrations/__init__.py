@@ -1,0 +1,1 @@
+"""Alembic scripts for the Porchlight database (run them through ``nvr.db.migrate``)."""

@@ -1,0 +1,1 @@
+"""The running service: wiring of config, database, cameras and the web server."""

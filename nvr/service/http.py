@@ -1,0 +1,67 @@
+"""Running uvicorn servers under the service's own signal handling.
+
+uvicorn normally installs SIGTERM/SIGINT handlers and re-raises the signal after its own
+shutdown, which would kill the process before the service stops its cameras and closes its
+database. Here the runner owns the signals and tells the servers when to stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from typing import Any
+
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ManagedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its owner."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def https_redirect_app(https_port: int) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """A minimal ASGI app that answers every plain-HTTP request with a redirect to HTTPS."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"localhost").decode("latin-1")
+        name, sep, port = host.rpartition(":")
+        if sep and port.isdigit() and not name.endswith(":"):
+            host = name  # drop the plain-HTTP port; "[::1]:80" -> "[::1]"
+        path = scope.get("raw_path") or scope.get("path", "/").encode()
+        query = scope.get("query_string", b"")
+        location = f"https://{host}:{https_port}{path.decode('latin-1')}"
+        if query:
+            location += "?" + query.decode("latin-1")
+        await send({
+            "type": "http.response.start",
+            "status": 308,
+            "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")],
+        })
+        await send({"type": "http.response.body", "body": b""})
+
+    return app

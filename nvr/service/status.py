@@ -1,0 +1,35 @@
+"""Read-only snapshots of the service's state, as the API and the pages show them.
+
+Plain frozen dataclasses: built by the service from its parts, serialised by the web layer.
+Nothing here holds a secret: camera URLs are never part of a status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    name: str
+    state: str  # connecting | online | offline | auth_failed | unreachable | unsupported
+    demo: bool = False
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    bitrate_kbps: float | None = None
+    packets: int = 0
+    last_packet_at: datetime | None = None
+    reconnects: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    version: str
+    started_at: datetime
+    uptime_seconds: float
+    tls_fingerprint: str | None
+    cameras: list[CameraStatus] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The dashboard and API: app factory, routes, TLS."""
