@@ -89,7 +89,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in extra_fields(record).items():
-            entry[key] = value if isinstance(value, int | float | bool) or value is None else str(value)
+            entry[key] = (
+                value if isinstance(value, int | float | bool) or value is None else str(value)
+            )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return scrub(json.dumps(entry, ensure_ascii=False))

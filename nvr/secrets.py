@@ -14,7 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "***"
 
 # scheme://user:password@host — the password part ends at the last '@' before the host.
-_URL_CRED = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^\s/]*)@")
+_URL_CRED = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^\s/]*)@"
+)
 _KV_CRED = re.compile(
     r"(?P<key>\b(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key)\b\s*[=:]\s*)"
     r"(?P<q>['\"]?)(?P<val>[^\s'\",;&]+)(?P=q)",

@@ -56,7 +56,9 @@ def test_journald_lines_carry_priority_and_no_timestamp() -> None:
 
 
 def test_json_format_is_one_object_per_line() -> None:
-    line = JsonFormatter().format(_record("camera %s online", "porch", fps=15, url="rtsp://a:pw1@h/"))
+    line = JsonFormatter().format(
+        _record("camera %s online", "porch", fps=15, url="rtsp://a:pw1@h/")
+    )
     entry = json.loads(line)
     assert entry["msg"] == "camera porch online"
     assert entry["level"] == "warning"

@@ -14,7 +14,10 @@ from nvr.secrets import MASK, Secret, mask_url, scrub
         ("rtsp://admin:p%40ss@cam/x", "rtsp://admin:***@cam/x"),
         ("rtsp://cam.local/stream", "rtsp://cam.local/stream"),
         ("rtsp://onlyuser@cam/stream", "rtsp://onlyuser@cam/stream"),
-        ("postgresql+psycopg://nvr:s3cret@127.0.0.1:5432/nvr", "postgresql+psycopg://nvr:***@127.0.0.1:5432/nvr"),
+        (
+            "postgresql+psycopg://nvr:s3cret@127.0.0.1:5432/nvr",
+            "postgresql+psycopg://nvr:***@127.0.0.1:5432/nvr",
+        ),
         ("rtsp://:pw@cam/", "rtsp://:***@cam/"),
     ],
 )

@@ -10,14 +10,19 @@ import typer
 from nvr.config import Config, load_config
 
 CONFIG = typer.Option(
-    None, "--config", "-c", help="Config file (else $NVR_CONFIG, /etc/nvr/nvr.yaml, ./config/nvr.yaml).",
+    None,
+    "--config",
+    "-c",
+    help="Config file (else $NVR_CONFIG, /etc/nvr/nvr.yaml, ./config/nvr.yaml).",
     dir_okay=False,
 )
 DATA_DIR = typer.Option(
     None, "--data-dir", help="Data directory (overrides storage.data_dir).", file_okay=False
 )
 BIND = typer.Option(None, "--bind", help="Address to listen on (overrides server.bind).")
-PORT = typer.Option(None, "--port", min=0, max=65535, help="HTTPS port (overrides server.port; 0 = any free port).")
+PORT = typer.Option(
+    None, "--port", min=0, max=65535, help="HTTPS port (overrides server.port; 0 = any free port)."
+)
 
 
 def with_overrides(
@@ -25,7 +30,9 @@ def with_overrides(
 ) -> Config:
     """The config with command-line overrides applied (the file is never rewritten)."""
     if data_dir is not None:
-        cfg = cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"data_dir": data_dir.absolute()})})
+        cfg = cfg.model_copy(
+            update={"storage": cfg.storage.model_copy(update={"data_dir": data_dir.absolute()})}
+        )
     server: dict[str, object] = {}
     if bind is not None:
         server["bind"] = bind

@@ -41,17 +41,24 @@ def serve(
     port: int | None = options.PORT,
 ) -> None:
     """Run the recorder and the dashboard (HTTPS) with the installer's config."""
-    cfg = options.with_overrides(options.load(config, None), data_dir=data_dir, bind=bind, port=port)
+    cfg = options.with_overrides(
+        options.load(config, None), data_dir=data_dir, bind=bind, port=port
+    )
     _run(cfg, demo=False)
 
 
 def demo(
     config: Path | None = typer.Option(
-        None, "--config", "-c", dir_okay=False,
+        None,
+        "--config",
+        "-c",
+        dir_okay=False,
         help="Config file to use as well (by default the demo uses none, whatever is installed).",
     ),
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", file_okay=False,
+        None,
+        "--data-dir",
+        file_okay=False,
         help="Data directory (default: $XDG_DATA_HOME/porchlight-demo).",
     ),
     bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on."),

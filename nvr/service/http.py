@@ -57,11 +57,13 @@ def https_redirect_app(https_port: int) -> Callable[[Scope, Receive, Send], Awai
         location = f"https://{host}:{https_port}{path.decode('latin-1')}"
         if query:
             location += "?" + query.decode("latin-1")
-        await send({
-            "type": "http.response.start",
-            "status": 308,
-            "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 308,
+                "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
     return app

@@ -42,6 +42,8 @@ from nvr.web.app import create_app
 log = logging.getLogger(__name__)
 
 DEMO_CAMERA = "demo-doorbell"
+# Wildcard bind addresses: compared against, never bound here.
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,13 @@ def prepare_data_dir(path: Path) -> None:
 
 def cert_hostnames(bind: str) -> list[str]:
     names = ["localhost", "127.0.0.1", "::1", socket.gethostname(), f"{socket.gethostname()}.local"]
-    if bind not in ("0.0.0.0", "::", ""):
+    if bind not in _ANY_ADDRESS:
         names.insert(0, bind)
     return names
 
 
 def public_url(bind: str, port: int) -> str:
-    host = "127.0.0.1" if bind in ("0.0.0.0", "", "127.0.0.1") else bind
+    host = "127.0.0.1" if bind in _ANY_ADDRESS | {"127.0.0.1"} else bind
     if bind == "::":
         host = "[::1]"
     elif ":" in host:
@@ -162,11 +164,17 @@ class Service:
                 cam_url = cam.stream_url("main")
                 if cam_url is None:
                     # ONVIF-only cameras get their stream URIs from the device (capture issue).
-                    log.warning("camera has no RTSP URL; ONVIF lookup is not available yet",
-                                extra={"camera": cam.name})
-                    self._unsupported.append(CameraStatus(
-                        name=cam.name, state="unsupported",
-                        last_error="ONVIF-only camera: set main_url for now"))
+                    log.warning(
+                        "camera has no RTSP URL; ONVIF lookup is not available yet",
+                        extra={"camera": cam.name},
+                    )
+                    self._unsupported.append(
+                        CameraStatus(
+                            name=cam.name,
+                            state="unsupported",
+                            last_error="ONVIF-only camera: set main_url for now",
+                        )
+                    )
                     continue
                 self._add_reader(cam.name, cam_url, cam.transport, is_demo=False)
             for reader, _ in self._readers:
@@ -180,7 +188,9 @@ class Service:
             await self._wait_started(servers, tasks)
             port = servers[0].config.port
             ready = Ready(public_url(cfg.server.bind, port), port, tls_files.fingerprint, self.demo)
-            log.info("serving dashboard", extra={"url": ready.url, "tls_sha256": ready.tls_fingerprint})
+            log.info(
+                "serving dashboard", extra={"url": ready.url, "tls_sha256": ready.tls_fingerprint}
+            )
             if self.on_ready:
                 self.on_ready(ready)
             waiter = asyncio.create_task(stop.wait())
@@ -216,22 +226,23 @@ class Service:
             run_id = repo.start_run(session, __version__, now)
             repo.ensure_cameras(session, names, now)
         if unclean:
-            log.warning("previous run did not stop cleanly (power cut or crash?)",
-                        extra={"unclean_runs": len(unclean)})
+            log.warning(
+                "previous run did not stop cleanly (power cut or crash?)",
+                extra={"unclean_runs": len(unclean)},
+            )
         return run_id
 
     def _tls(self) -> tls.TlsFiles:
         t = self.cfg.server.tls
         if t.mode == "files" and t.cert is not None and t.key is not None:
             return tls.load_owner_files(t.cert, t.key)
-        files = tls.ensure_self_signed(
-            self.cfg.storage.data_dir / "tls", cert_hostnames(self.cfg.server.bind), self.clock.wall()
+        return tls.ensure_self_signed(
+            self.cfg.storage.data_dir / "tls",
+            cert_hostnames(self.cfg.server.bind),
+            self.clock.wall(),
         )
-        return files
 
-    def _make_servers(
-        self, tls_files: tls.TlsFiles
-    ) -> list[tuple[ManagedServer, socket.socket]]:
+    def _make_servers(self, tls_files: tls.TlsFiles) -> list[tuple[ManagedServer, socket.socket]]:
         server_cfg = self.cfg.server
         try:
             sock = bind_socket(server_cfg.bind, server_cfg.port)
@@ -241,11 +252,20 @@ class Service:
                 hint="another program may use that port: pass --port N",
             ) from exc
         app = create_app(status=self.status)
-        main = ManagedServer(uvicorn.Config(
-            app, ssl_certfile=str(tls_files.cert), ssl_keyfile=str(tls_files.key),
-            log_config=None, access_log=False, lifespan="off", server_header=False,
-            proxy_headers=False, port=sock.getsockname()[1], host=server_cfg.bind,
-        ))
+        main = ManagedServer(
+            uvicorn.Config(
+                app,
+                ssl_certfile=str(tls_files.cert),
+                ssl_keyfile=str(tls_files.key),
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                server_header=False,
+                proxy_headers=False,
+                port=sock.getsockname()[1],
+                host=server_cfg.bind,
+            )
+        )
         servers = [(main, sock)]
         if server_cfg.http_redirect_port is not None:
             try:
@@ -254,11 +274,18 @@ class Service:
                 sock.close()
                 raise UserError(
                     f"cannot listen on {server_cfg.bind}:{server_cfg.http_redirect_port}: "
-                    f"{exc.strerror}") from exc
-            redirect = ManagedServer(uvicorn.Config(
-                https_redirect_app(sock.getsockname()[1]), log_config=None, access_log=False,
-                lifespan="off", server_header=False, port=rsock.getsockname()[1],
-            ))
+                    f"{exc.strerror}"
+                ) from exc
+            redirect = ManagedServer(
+                uvicorn.Config(
+                    https_redirect_app(sock.getsockname()[1]),
+                    log_config=None,
+                    access_log=False,
+                    lifespan="off",
+                    server_header=False,
+                    port=rsock.getsockname()[1],
+                )
+            )
             servers.append((redirect, rsock))
         return servers
 
@@ -270,4 +297,3 @@ class Service:
                 done[0].result()  # re-raise why a server died during start-up
                 raise UserError("the web server stopped during start-up")
             await asyncio.sleep(0.02)
-

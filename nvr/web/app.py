@@ -123,8 +123,12 @@ def create_app(*, status: Callable[[], ServiceStatus], web_dir: Path | None = No
     async def health() -> ServiceStatus:
         return status()
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False,
-             dependencies=[Depends(require_local)])
+    @app.get(
+        "/",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+        dependencies=[Depends(require_local)],
+    )
     async def index(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "index.html", {"status": status()})
 

@@ -54,10 +54,12 @@ def _san(hostnames: list[str]) -> x509.SubjectAlternativeName:
 def make_self_signed(hostnames: list[str], now: datetime) -> tuple[bytes, bytes]:
     """A new P-256 key and a self-signed server certificate for ``hostnames``: (cert, key) PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Porchlight"),
-        x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
-    ])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Porchlight"),
+            x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
+        ]
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

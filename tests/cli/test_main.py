@@ -30,8 +30,15 @@ def command_paths() -> list[tuple[str, ...]]:
 
 def test_tree_has_the_foundation_commands() -> None:
     paths = {" ".join(p) for p in command_paths()}
-    for expected in ("serve", "demo", "config check", "config schema", "db upgrade",
-                     "db downgrade", "db current"):
+    for expected in (
+        "serve",
+        "demo",
+        "config check",
+        "config schema",
+        "db upgrade",
+        "db downgrade",
+        "db current",
+    ):
         assert expected in paths
 
 
@@ -71,6 +78,11 @@ def test_bad_option_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_version_and_python_dash_m() -> None:
-    out = subprocess.run([sys.executable, "-m", "nvr", "--version"], capture_output=True,
-                         text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "nvr", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == f"nvr {__version__}"

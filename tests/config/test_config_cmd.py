@@ -71,7 +71,8 @@ def test_unknown_key_wrong_type_and_bad_enum(nvr: Run, write: WriteFile) -> None
         "",
         f"nvr: error: {config}:2: server.port: expected an integer, got 'abc'\n"
         f"nvr: error: {config}:6: cameras[0].recrod: unknown key (did you mean 'record'?)\n"
-        f"nvr: error: {config}:9: cameras[1].record: 'continous' is not one of continuous, events, off\n",
+        f"nvr: error: {config}:9: cameras[1].record: "
+        "'continous' is not one of continuous, events, off\n",
     )
 
 

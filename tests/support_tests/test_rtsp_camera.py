@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import time
@@ -55,7 +56,7 @@ def drain(container: InputContainer, limit: int = 100) -> str:
 def describe(camera: RtspCamera, mount: str) -> str:
     """The status line and headers of a bare DESCRIBE (no credentials)."""
     with socket.create_connection(("127.0.0.1", camera.port), timeout=TIMEOUT) as sock:
-        request = f"DESCRIBE {camera.url(mount)} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"
+        request = f"DESCRIBE {camera.url(mount)} RTSP/1.0\r\nCSeq: 1\r\n\r\n"
         sock.sendall(request.encode())
         reply = b""
         while b"\r\n\r\n" not in reply:
@@ -73,6 +74,18 @@ def test_live_mount_streams_moving_frames(rtsp_camera: RtspCamera, transport: Tr
     assert len(frames) == 8
     assert frames[0].shape == (360, 640)
     assert moved(frames)
+
+
+def test_udp_transport_ports_are_bound_on_loopback_only(rtsp_camera: RtspCamera) -> None:
+    with open_rtsp(rtsp_camera.url("/live"), transport="udp", timeout=TIMEOUT) as container:
+        assert len(decode(container, 3)) == 3
+        sockets = subprocess.run(
+            ["ss", "-uanpH"], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+
+    local = [line.split()[3] for line in sockets if f"pid={rtsp_camera.pid}," in line]
+    assert len(local) >= 2  # RTP and RTCP
+    assert all(address.startswith("127.0.0.1:") for address in local), local
 
 
 def test_shared_mount_serves_two_viewers_at_once(rtsp_camera: RtspCamera) -> None:
@@ -163,6 +176,22 @@ def test_killed_camera_ends_the_stream_then_restart_serves_again(
     assert len(read_frames(url, 3, transport=transport, timeout=TIMEOUT)) == 3
 
 
+def test_frozen_camera_makes_the_reader_give_up_at_its_deadline(
+    rtsp_camera: RtspCamera,
+) -> None:
+    url = rtsp_camera.url("/live")
+    with open_rtsp(url, timeout=TIMEOUT, read_timeout=2.0) as container:
+        assert len(decode(container, 3)) == 3
+        rtsp_camera.freeze()  # sockets stay open, nothing arrives: only a deadline helps
+        try:
+            with pytest.raises(av.error.ExitError):  # PyAV's read deadline, not a hang
+                decode(container, 100)
+        finally:
+            rtsp_camera.thaw()
+
+    assert len(read_frames(url, 3, timeout=TIMEOUT)) == 3
+
+
 def test_file_mount_sends_every_frame_of_the_clip(
     rtsp_camera_factory: RtspCameraFactory, synthetic_clip_factory: SyntheticClipFactory
 ) -> None:
@@ -193,7 +222,7 @@ def test_looping_file_mount_keeps_timestamps_increasing(
                 break
 
     assert len(pts) == wanted
-    assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), pts
+    assert all(b > a for a, b in itertools.pairwise(pts)), pts
 
 
 def test_stop_and_kill_leave_no_process(

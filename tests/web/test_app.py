@@ -19,8 +19,18 @@ def _status() -> ServiceStatus:
         started_at=STARTED,
         uptime_seconds=5.0,
         tls_fingerprint="AB:CD",
-        cameras=[CameraStatus(name="porch", state="online", codec="h264", width=640,
-                              height=360, fps=15.0, bitrate_kbps=800.0, packets=42)],
+        cameras=[
+            CameraStatus(
+                name="porch",
+                state="online",
+                codec="h264",
+                width=640,
+                height=360,
+                fps=15.0,
+                bitrate_kbps=800.0,
+                packets=42,
+            )
+        ],
     )
 
 

@@ -1,0 +1,1 @@
+"""Fixtures and helpers for the suite's real components (cameras, namespaces, footage)."""
