@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.support.netns",
     "tests.support.rtsp_server",
     "tests.support.footage",
+    "tests.support.demo_camera",
 ]

@@ -1,4 +1,5 @@
-"""Fixtures for the capture tests: the demo doorbell is their live camera, small and quick."""
+"""The built-in demo doorbell as a test camera: ``doorbell`` is a running instance, small
+(320x180, 10 fps, 1 s GOP) so the capture and demo tests stay quick. Stopped afterwards."""
 
 from __future__ import annotations
 
