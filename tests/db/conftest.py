@@ -6,7 +6,8 @@ PostgreSQL refuses to run as root, so under root (CI) the server runs as the ``p
 system user the Debian package creates. The application connects as a password-
 authenticated role, so URLs carry a password (the masking tests need one). Each test gets
 its own fresh database (``pg_url``). Without the binaries the PostgreSQL tests skip and say
-why; with them, a server that fails to start is an error, not a skip.
+why (in CI, `CI=true`, they fail instead); with them, a server that fails to start is an
+error, not a skip.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pytest
 from psycopg import sql
 
 from nvr.db import default_sqlite_url
+from tests.support.procs import require
 
 PG_USER = "nvr"
 # Characters that need escaping in a URL, so quoting bugs show up here first.
@@ -105,21 +107,34 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     bindir = find_pg_bindir()
-    if bindir is None:
-        pytest.skip(
+    require(
+        None
+        if bindir is not None
+        else (
             "PostgreSQL server binaries not found (initdb/pg_ctl via `pg_config --bindir` or "
             "/usr/lib/postgresql/*/bin): install Debian's `postgresql` package"
         )
+    )
+    assert bindir is not None
     as_user: list[str] = []
     run_as: pwd.struct_passwd | None = None
     if os.geteuid() == 0:
         try:
             run_as = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no `postgres` user to run PostgreSQL as")
+            run_as = None
         runuser = shutil.which("runuser")
-        if runuser is None:
-            pytest.skip("running as root and `runuser` is missing: cannot drop to `postgres`")
+        require(
+            None
+            if run_as is not None
+            else "running as root and there is no `postgres` user to run PostgreSQL as"
+        )
+        require(
+            None
+            if runuser is not None
+            else "running as root and `runuser` is missing: cannot drop to `postgres`"
+        )
+        assert runuser is not None
         as_user = [runuser, "-u", "postgres", "--"]
 
     base = Path(tempfile.mkdtemp(prefix="nvr-pg-"))
