@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from nvr.config import parse_config_text
 from nvr.errors import UserError
 from nvr.service.runner import cert_hostnames, prepare_data_dir, public_url
+from tests.support.procs import require
 
 
 def test_data_dir_is_created_private(tmp_path: Path) -> None:
@@ -28,14 +32,31 @@ def test_data_dir_that_cannot_be_created_is_a_user_error(tmp_path: Path) -> None
     assert "--data-dir" in info.value.hint
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; checked as a user only")
-def test_read_only_data_dir_is_a_user_error(tmp_path: Path) -> None:
-    tmp_path.chmod(0o500)
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """Make ``path`` unwritable for this process: a read-only bind mount under root (which
+    ignores mode bits), mode 0500 otherwise."""
+    if os.geteuid() != 0:
+        path.chmod(0o500)
+        try:
+            yield
+        finally:
+            path.chmod(0o700)
+        return
+    mounted = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True)
+    require(None if mounted.returncode == 0 else f"cannot bind-mount: {mounted.stderr!r}")
     try:
-        with pytest.raises(UserError, match="not writable"):
-            prepare_data_dir(tmp_path)
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(path)], check=True)
+        yield
     finally:
-        tmp_path.chmod(0o700)
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_read_only_data_dir_is_a_user_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with read_only(data), pytest.raises(UserError, match="not writable"):
+        prepare_data_dir(data)
 
 
 @pytest.mark.parametrize(
