@@ -1,0 +1,1 @@
+"""Encrypted footage on disk: segment files, their index, retention."""
