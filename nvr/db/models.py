@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import MetaData, String, false
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nvr.db.types import UTCDateTime
@@ -57,3 +57,71 @@ class ServiceRun(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[str] = mapped_column(String(VERSION_MAX))
     clean_shutdown: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class AuditEntry(Base):
+    """One audit log entry, a Merkle leaf (nvr/audit, docs/design/audit-log.md). ``seq`` is
+    the leaf index, from 0 with no gaps; ``entry_json`` is the canonical JSON, the exact text
+    whose UTF-8 bytes are hashed; ``time`` and ``kind`` repeat it for queries and
+    ``leaf_hash`` (hex) caches its hash; ``nvr audit verify`` checks all three against it."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(64))
+    entry_json: Mapped[str] = mapped_column(String())
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head of the audit log (a C2SP checkpoint note). At most one per tree
+    size; ``tree_size`` and ``root_hash`` (hex) repeat the signed ``note_text``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(unique=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    note_text: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+SEGMENT_STATES = ("open", "closed", "truncated", "missing", "corrupt", "quarantined")
+
+
+class Segment(Base):
+    """One encrypted footage file. Plaintext columns are only what recording and retention
+    need without a key (docs/threat-model.md lists what they reveal)."""
+
+    __tablename__ = "segments"
+    __table_args__ = (
+        UniqueConstraint("camera_id", "seq"),
+        Index("ix_segments_camera_id_start_time", "camera_id", "start_time"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    seq: Mapped[int]
+    path: Mapped[str] = mapped_column(String(255), unique=True)
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    event: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class Hold(Base):
+    """A legal hold: footage of one camera (or all, ``camera_id`` NULL) in a time range is
+    exempt from retention until ``released_at`` is set. Never deleted."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"))
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
