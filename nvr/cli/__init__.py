@@ -13,7 +13,15 @@ import sys
 import typer
 
 from nvr import __version__
-from nvr.cli import config_cmd, db_cmd, service_cmd
+from nvr.cli import (
+    audit_cmd,
+    bench_cmd,
+    config_cmd,
+    db_cmd,
+    keys_cmd,
+    service_cmd,
+    storage_cmd,
+)
 from nvr.errors import UserError
 
 app = typer.Typer(
@@ -26,6 +34,10 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(storage_cmd.app, name="storage")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(bench_cmd.app, name="bench")
 service_cmd.register(app)
 
 

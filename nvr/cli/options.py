@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
+from nvr.clock import SystemClock
 from nvr.config import Config, load_config
+from nvr.keys.passphrase import read_passphrase_file, wipe
+from nvr.service.box import Box, open_box
 
 CONFIG = typer.Option(
     None,
@@ -52,3 +57,38 @@ def demo_data_dir() -> Path:
     """Where ``nvr demo`` keeps its footage unless told otherwise: apart from a real install."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "porchlight-demo"
+
+
+PASSPHRASE_FILE = typer.Option(
+    ...,
+    "--passphrase-file",
+    help="File holding the owner passphrase (mode 0600). Never give a passphrase as an argument.",
+    dir_okay=False,
+)
+WORK_FACTOR = typer.Option(
+    None,
+    "--work-factor",
+    min=15,
+    max=22,
+    help="scrypt work factor (log2 N) for wrapping keys; default: calibrated to ~1 s here.",
+)
+
+
+@contextlib.contextmanager
+def box(config: Path | None, data_dir: Path | None) -> Iterator[Box]:
+    """The box (database, keys, audit log) of the config and data directory given."""
+    opened = open_box(load(config, data_dir), SystemClock())
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@contextlib.contextmanager
+def passphrase(path: Path) -> Iterator[bytes]:
+    """The passphrase in ``path``, wiped from our buffer afterwards."""
+    buf = read_passphrase_file(path)
+    try:
+        yield bytes(buf)
+    finally:
+        wipe(buf)

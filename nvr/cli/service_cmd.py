@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -11,7 +12,9 @@ import typer
 from nvr.cli import options
 from nvr.clock import SystemClock
 from nvr.config import Config
+from nvr.keys.passphrase import calibrate_log_n, check_strength
 from nvr.logs import setup_logging
+from nvr.service.box import CLI_OWNER, Box
 from nvr.service.runner import Ready, Service
 
 
@@ -27,9 +30,33 @@ def _announce(ready: Ready) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _run(cfg: Config, *, demo: bool) -> None:
+def _demo_keys(passphrase_file: Path, work_factor: int | None) -> Callable[[Box], None]:
+    """First start of a demo with ``--passphrase-file``: create the owner keys with it."""
+
+    def create(box: Box) -> None:
+        if box.keys.exists():
+            return
+        with options.passphrase(passphrase_file) as pw:
+            check_strength(pw)
+            log_n = work_factor if work_factor is not None else calibrate_log_n()
+            recovery = box.keys.init(pw, log_n=log_n, now=box.clock.wall())
+        listed = box.keys.recipient_list()
+        box.record(
+            "keys.init",
+            {"recipients": {k: str(v) for k, v in listed.items()}, "work_factor": log_n},
+            CLI_OWNER,
+        )
+        print(
+            f"Demo owner keys created (recovery key, shown once: {recovery.to_string()})",
+            flush=True,
+        )
+
+    return create
+
+
+def _run(cfg: Config, *, demo: bool, on_box: Callable[[Box], None] | None = None) -> None:
     setup_logging(cfg.logging.level, cfg.logging.format)
-    service = Service(cfg, clock=SystemClock(), demo=demo, on_ready=_announce)
+    service = Service(cfg, clock=SystemClock(), demo=demo, on_ready=_announce, on_box=on_box)
     asyncio.run(service.run())
     print("Porchlight stopped.", file=sys.stderr, flush=True)
 
@@ -63,6 +90,13 @@ def demo(
     ),
     bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on."),
     port: int | None = options.PORT,
+    passphrase_file: Path | None = typer.Option(
+        None,
+        "--passphrase-file",
+        dir_okay=False,
+        help="Create the demo's owner keys with this passphrase on first start (mode 0600).",
+    ),
+    work_factor: int | None = options.WORK_FACTOR,
 ) -> None:
     """Run the service with the built-in demo doorbell (a synthetic porch, made locally)."""
     from nvr.config import load_config
@@ -71,7 +105,8 @@ def demo(
     cfg = options.with_overrides(
         cfg, data_dir=data_dir or options.demo_data_dir(), bind=bind, port=port
     )
-    _run(cfg, demo=True)
+    on_box = _demo_keys(passphrase_file, work_factor) if passphrase_file is not None else None
+    _run(cfg, demo=True, on_box=on_box)
 
 
 def register(app: typer.Typer) -> None:

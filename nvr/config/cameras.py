@@ -86,6 +86,15 @@ class OnvifConfig(Section):
     """ONVIF password. Prefer `${VAR}` or `!secret name` to writing it here."""
 
 
+class RetentionConfig(Section):
+    """How long recordings are kept; the quota can remove them sooner."""
+
+    continuous_days: int = Field(default=14, ge=0)
+    """Days to keep continuous recordings; 0 means no age limit (only the quota applies)."""
+    event_days: int = Field(default=30, ge=0)
+    """Days to keep event recordings; 0 means no age limit (only the quota applies)."""
+
+
 class CameraConfig(Section):
     """One camera."""
 
@@ -111,6 +120,8 @@ class CameraConfig(Section):
     """Motion detection settings."""
     doorbell_topic: str | None = None
     """MQTT topic whose messages mean "the doorbell was pressed" (for non-ONVIF buttons)."""
+    retention: RetentionConfig | None = None
+    """This camera's own retention, instead of `storage.retention`."""
 
     @field_validator("name")
     @classmethod

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from nvr.config.base import Section
-from nvr.config.cameras import CameraConfig
+from nvr.config.cameras import CameraConfig, RetentionConfig
 from nvr.config.types import ConfigPath, DatabaseUrl, Quota, SecretText, invalid, parse_quota
 
 __all__ = [
@@ -87,15 +87,6 @@ class ServerConfig(Section):
         if self.http_redirect_port == self.port:
             raise invalid("must differ from port", "http_redirect_port")
         return self
-
-
-class RetentionConfig(Section):
-    """How long recordings are kept; the quota can remove them sooner."""
-
-    continuous_days: int = Field(default=14, ge=0)
-    """Days to keep continuous recordings; 0 means no age limit (only the quota applies)."""
-    event_days: int = Field(default=30, ge=0)
-    """Days to keep event recordings; 0 means no age limit (only the quota applies)."""
 
 
 class StorageConfig(Section):

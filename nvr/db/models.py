@@ -109,7 +109,6 @@ class Segment(Base):
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), index=True)
-    event: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Hold(Base):
@@ -125,3 +124,18 @@ class Hold(Base):
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """One sealed event record (nvr/storage/sealed.py). The plaintext row knows the camera
+    and the UTC hour the event started in, and nothing else: type, exact times, scores,
+    boxes, zones and even whether a thumbnail exists are inside the sealed file at
+    ``sealed_path``. ``id`` is allocated in insertion order, which the threat model admits."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_camera_id_hour_bucket", "camera_id", "hour_bucket"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    hour_bucket: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sealed_path: Mapped[str] = mapped_column(String(255), unique=True)

@@ -81,7 +81,9 @@ class KeyStore:
         self.dir = data_dir / KEYS
 
     def exists(self) -> bool:
-        return (self.dir / OWNER_IDENTITY).exists()
+        return (self.dir / OWNER_IDENTITY).exists() or (
+            self.dir / "owner.identity.new.age"
+        ).exists()
 
     def _require(self) -> None:
         if not self.exists():
@@ -188,11 +190,14 @@ class KeyStore:
 
     def unlock(self, passphrase: bytes) -> Unlocked:
         self._require()
-        current, text = self._open_identity_file(self.dir / OWNER_IDENTITY, passphrase)
+        main = self.dir / OWNER_IDENTITY
+        if not main.exists():  # a rotation stopped between its two renames
+            (self.dir / "owner.identity.new.age").replace(main)
+        current, text = self._open_identity_file(main, passphrase)
         older: list[X25519Identity] = []
         for path in sorted(self.dir.glob("owner.identity.*.age"), reverse=True):
             older += self._open_identity_file(path, passphrase)[0]
-        pem = unseal((self.dir / OWNER_SIGNING).read_bytes(), current)
+        pem = unseal((self.dir / OWNER_SIGNING).read_bytes(), current + older)
         signing = serialization.load_pem_private_key(pem, password=None)
         assert isinstance(signing, Ed25519PrivateKey)
         if _raw_pub(signing.public_key()) != _raw_pub(self.pinned_signing_key()):
@@ -213,16 +218,26 @@ class KeyStore:
             write_private(path, seal(text, [ScryptRecipient(new, log_n)]))
 
     def rotate(self, passphrase: bytes, *, log_n: int, now: datetime) -> X25519Identity:
-        """New owner and recovery identities; the old owner identity is kept (old footage).
-        Returns the new recovery identity."""
+        """New owner and recovery identities; old owner identities are kept (old footage).
+        Returns the new recovery identity.
+
+        Crash-safe order: the new identity file is written under a temporary name first,
+        the signing key is sealed to old and new identities alike, and only then are the
+        names swapped; ``unlock`` reads every ``owner.identity.*.age``, the temporary one
+        included, so no crash point leaves footage the passphrase cannot open."""
         unlocked = self.unlock(passphrase)
-        n = len(list(self.dir.glob("owner.identity.*.age"))) + 1
-        (self.dir / OWNER_IDENTITY).replace(self.dir / f"owner.identity.{n}.age")
-        owner, recovery = X25519Identity.generate(), X25519Identity.generate()
         members = {k: v for k, v in self.recipient_list().items() if k.startswith("member:")}
+        owner, recovery = X25519Identity.generate(), X25519Identity.generate()
+        staged = self.dir / "owner.identity.new.age"
         write_private(
-            self.dir / OWNER_SIGNING, seal(_pem(unlocked.signing_key), [owner.recipient()])
+            staged,
+            seal(
+                identity_file_text(owner, now, "Porchlight owner identity").encode(),
+                [ScryptRecipient(passphrase, log_n)],
+            ),
         )
+        everyone = [owner.recipient()] + [i.recipient() for i in unlocked.identities]
+        write_private(self.dir / OWNER_SIGNING, seal(_pem(unlocked.signing_key), everyone))
         write_private(
             self.dir / RECIPIENTS,
             self._signed_list(
@@ -231,13 +246,9 @@ class KeyStore:
                 {"owner": owner.recipient(), "recovery": recovery.recipient(), **members},
             ),
         )
-        write_private(
-            self.dir / OWNER_IDENTITY,
-            seal(
-                identity_file_text(owner, now, "Porchlight owner identity").encode(),
-                [ScryptRecipient(passphrase, log_n)],
-            ),
-        )
+        n = len(list(self.dir.glob("owner.identity.[0-9]*.age"))) + 1
+        (self.dir / OWNER_IDENTITY).replace(self.dir / f"owner.identity.{n}.age")
+        staged.replace(self.dir / OWNER_IDENTITY)
         return recovery
 
     def add_member(

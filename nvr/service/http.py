@@ -7,12 +7,18 @@ database. Here the runner owns the signals and tells the servers when to stop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
+
+from nvr.config import ServerConfig
+from nvr.errors import UserError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -67,3 +73,56 @@ def https_redirect_app(https_port: int) -> Callable[[Scope, Receive, Send], Awai
         await send({"type": "http.response.body", "body": b""})
 
     return app
+
+
+def make_servers(
+    server_cfg: ServerConfig, app: ASGIApp, cert: Path, key: Path
+) -> list[tuple[ManagedServer, socket.socket]]:
+    """The HTTPS server (and the optional plain-HTTP redirect) on sockets bound here."""
+    try:
+        sock = bind_socket(server_cfg.bind, server_cfg.port)
+    except OSError as exc:
+        raise UserError(
+            f"cannot listen on {server_cfg.bind}:{server_cfg.port}: {exc.strerror}",
+            hint="another program may use that port: pass --port N",
+        ) from exc
+    common: dict[str, Any] = {
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "off",
+        "server_header": False,
+        "proxy_headers": False,
+        "host": server_cfg.bind,
+    }
+    main = ManagedServer(
+        uvicorn.Config(
+            app, ssl_certfile=str(cert), ssl_keyfile=str(key), port=sock.getsockname()[1], **common
+        )
+    )
+    servers = [(main, sock)]
+    if server_cfg.http_redirect_port is not None:
+        try:
+            rsock = bind_socket(server_cfg.bind, server_cfg.http_redirect_port)
+        except OSError as exc:
+            sock.close()
+            raise UserError(
+                f"cannot listen on {server_cfg.bind}:{server_cfg.http_redirect_port}: "
+                f"{exc.strerror}"
+            ) from exc
+        redirect = ManagedServer(
+            uvicorn.Config(
+                https_redirect_app(sock.getsockname()[1]), port=rsock.getsockname()[1], **common
+            )
+        )
+        servers.append((redirect, rsock))
+    return servers
+
+
+async def wait_started(servers: list[ManagedServer], tasks: list[asyncio.Task[None]]) -> None:
+    """Return once every server listens; re-raise if one died during start-up."""
+    while not all(s.started for s in servers):
+        done = [t for t in tasks if t.done()]
+        if done:
+            done[0].result()
+            raise UserError("the web server stopped during start-up")
+        await asyncio.sleep(0.02)

@@ -1,9 +1,12 @@
 """The service: one object that starts every long-lived part and stops them in order.
 
-Start-up, in order: data directory (0700) → database migrations → service run row and
-camera registration → TLS certificate → camera ingest (and the demo doorbell when it is
-on) → HTTPS server (and the optional plain-HTTP redirect). SIGTERM or SIGINT stops the
-servers, then the cameras, then marks the run cleanly stopped, and ``run()`` returns.
+Start-up, in order: data directory (0700) → the box (database migrations, key folder,
+audit log) → service run row, camera registration and a ``service.start`` audit entry →
+storage reconciliation (files vs index, before anything records) → TLS certificate →
+camera ingest (and the demo doorbell when it is on) → HTTPS server (and the optional
+plain-HTTP redirect) → housekeeping (unlock expiry, retention, audit checkpoints).
+SIGTERM or SIGINT stops the servers, locks every unlock session, stops the cameras, marks
+the run cleanly stopped, writes ``service.stop``, and ``run()`` returns.
 
 This is the only place that starts threads, tasks and servers; everything it starts is
 given its clock, paths and settings here.
@@ -20,30 +23,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
-
-import uvicorn
-from sqlalchemy.orm import Session, sessionmaker
 
 from nvr import __version__
-from nvr.capture import StreamReader
+from nvr.audit.schedule import AuditCheckpointer
 from nvr.clock import Clock
 from nvr.config import Config
-from nvr.db import engine as db_engine
-from nvr.db import migrate, repo
-from nvr.demo.rtsp_server import DemoDoorbell
+from nvr.db import repo
 from nvr.errors import UserError
+from nvr.keys.store import KeyError_
 from nvr.secrets import mask_url
-from nvr.service.http import ManagedServer, bind_socket, https_redirect_app
-from nvr.service.status import CameraStatus, ServiceStatus
+from nvr.service.box import Box, open_box
+from nvr.service.cameras import CameraSet, camera_names
+from nvr.service.housekeeping import Job, run_housekeeping
+from nvr.service.http import make_servers, wait_started
+from nvr.service.status import ServiceStatus
+from nvr.service.unlock import UnlockManager
+from nvr.storage.enforce import Retainer
+from nvr.storage.reconcile import reconcile
+from nvr.storage.sealed import EventStore
 from nvr.web import tls
 from nvr.web.app import create_app
 
 log = logging.getLogger(__name__)
 
-DEMO_CAMERA = "demo-doorbell"
 # Wildcard bind addresses: compared against, never bound here.
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
+RETENTION_EVERY_SECONDS = 600.0
+SWEEP_EVERY_SECONDS = 5.0
+CHECKPOINT_TICK_SECONDS = 10.0  # how soon a release-kind entry gets its checkpoint
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,8 @@ def prepare_data_dir(path: Path) -> None:
 
 
 def cert_hostnames(bind: str) -> list[str]:
-    names = ["localhost", "127.0.0.1", "::1", socket.gethostname(), f"{socket.gethostname()}.local"]
+    host = socket.gethostname()
+    names = ["localhost", "127.0.0.1", "::1", host, f"{host}.local"]
     if bind not in _ANY_ADDRESS:
         names.insert(0, bind)
     return names
@@ -88,6 +96,17 @@ def public_url(bind: str, port: int) -> str:
     return f"https://{host}:{port}/"
 
 
+def keys_state(box: Box) -> str:
+    """``ready``, ``missing`` or ``invalid: <why>``: whether new footage can be encrypted."""
+    if not box.keys.exists():
+        return "missing"
+    try:
+        box.keys.recipients()
+    except KeyError_ as exc:
+        return f"invalid: {exc.message}"
+    return "ready"
+
+
 class Service:
     def __init__(
         self,
@@ -96,96 +115,88 @@ class Service:
         clock: Clock,
         demo: bool = False,
         on_ready: Callable[[Ready], None] | None = None,
+        on_box: Callable[[Box], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
         self.demo = demo or cfg.demo_wanted()
         self.on_ready = on_ready
+        self.on_box = on_box  # e.g. ``nvr demo`` creating keys on first start
         self.started_at: datetime = clock.wall()
         self._started_mono = clock.monotonic()
-        self._readers: list[tuple[StreamReader, bool]] = []
-        self._unsupported: list[CameraStatus] = []
+        self._cameras = CameraSet(cfg, clock, demo=self.demo)
         self._tls_fingerprint: str | None = None
+        self._box: Box | None = None
+        self._alarms: Callable[[], dict[str, str]] = dict
 
-    # -- status -------------------------------------------------------------------------
     def status(self) -> ServiceStatus:
-        cams = [self._camera_status(reader, is_demo) for reader, is_demo in self._readers]
+        keys = keys_state(self._box) if self._box is not None else "unknown"
         return ServiceStatus(
             version=__version__,
             started_at=self.started_at,
             uptime_seconds=round(self.clock.monotonic() - self._started_mono, 3),
             tls_fingerprint=self._tls_fingerprint,
-            cameras=cams + self._unsupported,
+            cameras=self._cameras.statuses(),
+            keys=keys,
+            alarms=sorted(self._alarms().values()),
         )
 
-    @staticmethod
-    def _camera_status(reader: StreamReader, is_demo: bool) -> CameraStatus:
-        h = reader.health()
-        return CameraStatus(
-            name=h.name,
-            state=h.state,
-            demo=is_demo,
-            codec=h.codec,
-            width=h.width,
-            height=h.height,
-            fps=None if h.fps is None else round(h.fps, 2),
-            bitrate_kbps=None if h.bitrate is None else round(h.bitrate / 1000, 1),
-            packets=h.packets,
-            last_packet_at=h.last_packet_at,
-            reconnects=h.reconnects,
-            last_error=h.last_error,
-        )
-
-    # -- lifecycle ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or SIGTERM/SIGINT arrives."""
         stop = stop or asyncio.Event()
         cfg = self.cfg
-        data_dir = cfg.storage.data_dir
-        prepare_data_dir(data_dir)
-        url = cfg.database_url()
-        log.info("opening database", extra={"url": mask_url(url)})
-        await asyncio.to_thread(migrate.upgrade, url)
-        engine = db_engine.make_engine(url)
-        sessions = sessionmaker(engine)
-        demo: DemoDoorbell | None = None
+        prepare_data_dir(cfg.storage.data_dir)
+        log.info("opening database", extra={"url": mask_url(cfg.database_url())})
+        box = self._box = await asyncio.to_thread(open_box, cfg, self.clock)
         loop = asyncio.get_running_loop()
+        unlock = UnlockManager(box.keys, self.clock, box.record)
         run_id: int | None = None
+        tasks: list[asyncio.Task[None]] = []
         try:
-            run_id = self._record_start(sessions)
+            if self.on_box is not None:
+                await asyncio.to_thread(self.on_box, box)
+            run_id = await asyncio.to_thread(self._record_start, box)
+            store = box.segment_store()
+            self._alarms = lambda: store.alarms
+            events = box.event_store()
+            report = await asyncio.to_thread(reconcile, store)
+            if report.changed:
+                box.record("storage.reconcile", {k: len(v) for k, v in vars(report).items()})
+            await asyncio.to_thread(events.reconcile)
+            if keys_state(box) != "ready":
+                log.warning(
+                    "no usable owner keys: footage cannot be recorded",
+                    extra={
+                        "keys": keys_state(box),
+                        "hint": "create them with 'nvr keys init --passphrase-file FILE'"
+                        " or the dashboard's first run",
+                    },
+                )
+            retainer = box.retainer(store)
+            store.room_maker = lambda need: retainer.run(self.clock.wall(), need)
             tls_files = self._tls()
             self._tls_fingerprint = tls_files.fingerprint
-            if self.demo:
-                demo = DemoDoorbell()
-                await demo.start()
-                self._add_reader(DEMO_CAMERA, demo.url, "tcp", is_demo=True)
-                log.info("demo doorbell running", extra={"camera": DEMO_CAMERA})
-            for cam in cfg.cameras:
-                cam_url = cam.stream_url("main")
-                if cam_url is None:
-                    # ONVIF-only cameras get their stream URIs from the device (capture issue).
-                    log.warning(
-                        "camera has no RTSP URL; ONVIF lookup is not available yet",
-                        extra={"camera": cam.name},
-                    )
-                    self._unsupported.append(
-                        CameraStatus(
-                            name=cam.name,
-                            state="unsupported",
-                            last_error="ONVIF-only camera: set main_url for now",
-                        )
-                    )
-                    continue
-                self._add_reader(cam.name, cam_url, cam.transport, is_demo=False)
-            for reader, _ in self._readers:
-                reader.start()
+            await self._cameras.start()
 
-            bound = self._make_servers(tls_files)
+            app = create_app(status=self.status, unlock=unlock)
+            bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             tasks = [asyncio.create_task(srv.serve(sockets=[sock])) for srv, sock in bound]
-            await self._wait_started(servers, tasks)
+            await wait_started(servers, tasks)
+            jobs = [
+                Job("unlock-expiry", SWEEP_EVERY_SECONDS, unlock.sweep),
+                Job(
+                    "retention", RETENTION_EVERY_SECONDS, lambda: self._retention(retainer, events)
+                ),
+                Job(
+                    "audit-checkpoint",
+                    CHECKPOINT_TICK_SECONDS,
+                    AuditCheckpointer(box.audit, box.sessions, self.clock).tick,
+                ),
+            ]
+            tasks.append(asyncio.create_task(run_housekeeping(jobs, stop)))
             port = servers[0].config.port
             ready = Ready(public_url(cfg.server.bind, port), port, tls_files.fingerprint, self.demo)
             log.info(
@@ -196,6 +207,7 @@ class Service:
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             log.info("stopping")
+            stop.set()
             for s in servers:
                 s.should_exit = True
             waiter.cancel()
@@ -203,34 +215,39 @@ class Service:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-            await asyncio.gather(*(asyncio.to_thread(r.stop) for r, _ in self._readers))
-            if demo is not None:
-                await demo.stop()
+            unlock.lock_all("shutdown")
+            await self._cameras.stop()
             if run_id is not None:
-                with sessions.begin() as session:
-                    repo.finish_run(session, run_id, self.clock.wall())
-            engine.dispose()
+                await asyncio.to_thread(self._record_stop, box, run_id)
+            box.close()
             log.info("stopped cleanly")
 
-    def _add_reader(
-        self, name: str, url: str, transport: Literal["tcp", "udp"], *, is_demo: bool
-    ) -> None:
-        reader = StreamReader(name, url, transport=transport, clock=self.clock)
-        self._readers.append((reader, is_demo))
+    def _retention(self, retainer: Retainer, events: EventStore) -> None:
+        retainer.run(self.clock.wall())
+        events.expire(retainer.settings.per_camera, retainer.settings.default)
 
-    def _record_start(self, sessions: sessionmaker[Session]) -> int:
-        names = [c.name for c in self.cfg.cameras] + ([DEMO_CAMERA] if self.demo else [])
+    def _record_start(self, box: Box) -> int:
         now = self.clock.wall()
-        with sessions.begin() as session:
+        with box.sessions.begin() as session:
             unclean = repo.unclean_previous_runs(session)
             run_id = repo.start_run(session, __version__, now)
-            repo.ensure_cameras(session, names, now)
+            repo.ensure_cameras(session, camera_names(self.cfg, self.demo), now)
+        box.record(
+            "service.start",
+            {"version": __version__, "run": run_id, "unclean_previous_runs": len(unclean)},
+        )
         if unclean:
             log.warning(
                 "previous run did not stop cleanly (power cut or crash?)",
                 extra={"unclean_runs": len(unclean)},
             )
         return run_id
+
+    def _record_stop(self, box: Box, run_id: int) -> None:
+        with box.sessions.begin() as session:
+            repo.finish_run(session, run_id, self.clock.wall())
+        box.record("service.stop", {"run": run_id})
+        box.audit.checkpoint()
 
     def _tls(self) -> tls.TlsFiles:
         t = self.cfg.server.tls
@@ -241,59 +258,3 @@ class Service:
             cert_hostnames(self.cfg.server.bind),
             self.clock.wall(),
         )
-
-    def _make_servers(self, tls_files: tls.TlsFiles) -> list[tuple[ManagedServer, socket.socket]]:
-        server_cfg = self.cfg.server
-        try:
-            sock = bind_socket(server_cfg.bind, server_cfg.port)
-        except OSError as exc:
-            raise UserError(
-                f"cannot listen on {server_cfg.bind}:{server_cfg.port}: {exc.strerror}",
-                hint="another program may use that port: pass --port N",
-            ) from exc
-        app = create_app(status=self.status)
-        main = ManagedServer(
-            uvicorn.Config(
-                app,
-                ssl_certfile=str(tls_files.cert),
-                ssl_keyfile=str(tls_files.key),
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                server_header=False,
-                proxy_headers=False,
-                port=sock.getsockname()[1],
-                host=server_cfg.bind,
-            )
-        )
-        servers = [(main, sock)]
-        if server_cfg.http_redirect_port is not None:
-            try:
-                rsock = bind_socket(server_cfg.bind, server_cfg.http_redirect_port)
-            except OSError as exc:
-                sock.close()
-                raise UserError(
-                    f"cannot listen on {server_cfg.bind}:{server_cfg.http_redirect_port}: "
-                    f"{exc.strerror}"
-                ) from exc
-            redirect = ManagedServer(
-                uvicorn.Config(
-                    https_redirect_app(sock.getsockname()[1]),
-                    log_config=None,
-                    access_log=False,
-                    lifespan="off",
-                    server_header=False,
-                    port=rsock.getsockname()[1],
-                )
-            )
-            servers.append((redirect, rsock))
-        return servers
-
-    @staticmethod
-    async def _wait_started(servers: list[ManagedServer], tasks: list[asyncio.Task[None]]) -> None:
-        while not all(s.started for s in servers):
-            done = [t for t in tasks if t.done()]
-            if done:
-                done[0].result()  # re-raise why a server died during start-up
-                raise UserError("the web server stopped during start-up")
-            await asyncio.sleep(0.02)

@@ -33,3 +33,5 @@ class ServiceStatus:
     uptime_seconds: float
     tls_fingerprint: str | None
     cameras: list[CameraStatus] = field(default_factory=list)
+    keys: str = "unknown"  # ready | missing | invalid: <why>
+    alarms: list[str] = field(default_factory=list)

@@ -1,5 +1,9 @@
 """Applying retention to the real store: gather the facts, ask ``plan_retention``, delete.
 
+"Event footage" (kept ``event_days``) is every segment in a UTC hour in which its camera
+has a sealed event: the index knows events only by camera and hour (threat model), so
+retention cannot be finer than that without learning more than the disk may reveal.
+
 ``Retainer(store, settings)``. ``run(now, need_bytes=0)`` is called periodically by the
 service and by the store itself when the disk refuses a write. The limit footage may use
 is the smaller of the configured quota and what the volume can hold while keeping a small
@@ -11,11 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from nvr.db.models import Camera, Hold, Segment
+from nvr.db.models import Camera, Event, Hold, Segment
 from nvr.storage.retention import Plan, Retention, SegmentView, plan_retention
 from nvr.storage.segments import SegmentStore
 from nvr.storage.volume import volume_of
@@ -30,6 +34,16 @@ class RetentionSettings:
     default: Retention
     per_camera: Mapping[str, Retention] = field(default_factory=dict)
     quota_bytes: int | None = None  # already resolved against the volume size
+
+
+def hours_spanned(start: datetime, end: datetime) -> list[datetime]:
+    """The UTC hour buckets a time range touches (a segment is short: one or two)."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    out = []
+    while hour <= end:
+        out.append(hour)
+        hour += timedelta(hours=1)
+    return out
 
 
 class Retainer:
@@ -50,6 +64,10 @@ class Retainer:
                 .join(Camera, Camera.id == Segment.camera_id)
                 .where(Segment.state.in_(FOOTAGE_STATES))
             ).all()
+            event_hours = {
+                (cam, hour)
+                for cam, hour in session.execute(select(Event.camera_id, Event.hour_bucket))
+            }
             used = (
                 session.scalar(
                     select(func.coalesce(func.sum(Segment.size_bytes), 0)).where(
@@ -72,7 +90,10 @@ class Retainer:
                     seg.start_time,
                     end,
                     seg.size_bytes or 0,
-                    event=seg.event,
+                    event=any(
+                        (seg.camera_id, hour) in event_hours
+                        for hour in hours_spanned(seg.start_time, end)
+                    ),
                     held=held,
                     open=seg.state == "open",
                 )

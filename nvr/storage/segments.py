@@ -39,7 +39,7 @@ from nvr.storage.writer import DiskFull, SegmentFile
 
 log = logging.getLogger(__name__)
 
-AuditFn = Callable[[str, dict[str, Any]], None]
+AuditFn = Callable[[str, dict[str, Any]], object]
 ROOM_MARGIN = 4 * 1024 * 1024  # evict a little more than the backlog, not one chunk at a time
 MAX_BACKLOG = 32 * 1024 * 1024  # RAM a camera may hold while the disk is full
 SPACE_CHECK_BYTES = 1024 * 1024  # how often (in footage written) free space is looked at
@@ -60,7 +60,6 @@ class SegmentRecord:
     size: int | None
     sha256: str | None
     state: str
-    event: bool
 
 
 def _record(seg: Segment, camera: str) -> SegmentRecord:
@@ -74,7 +73,6 @@ def _record(seg: Segment, camera: str) -> SegmentRecord:
         seg.size_bytes,
         seg.sha256,
         seg.state,
-        seg.event,
     )
 
 
@@ -131,13 +129,6 @@ class OpenSegment:
     def tick(self) -> None:
         self.file.tick()
 
-    def mark_event(self) -> None:
-        """This segment holds event footage (kept for ``event_days``)."""
-        with self._store.sessions.begin() as session:
-            seg = session.get(Segment, self.id)
-            assert seg is not None
-            seg.event = True
-
     def close(self, end: datetime) -> SegmentRecord:
         try:
             closed = self.file.close()
@@ -168,7 +159,7 @@ class SegmentStore:
     ) -> None:
         self.data_dir = data_dir
         self.sessions = sessions
-        self._recipients = recipients
+        self.recipients = recipients
         self.clock = clock
         self._fsync_interval = fsync_interval
         self.audit = audit
@@ -188,7 +179,7 @@ class SegmentStore:
             file = SegmentFile.create(
                 self.data_dir,
                 relpath,
-                self._recipients(),
+                self.recipients(),
                 self.clock,
                 fsync_interval=self._fsync_interval,
             )

@@ -42,9 +42,10 @@ class DiskFull(OSError):
 
 
 class _Sink:
-    """What the age writer writes to: sealed ciphertext goes to a RAM buffer first, then
-    to the file. A write the disk refuses leaves the unwritten rest in the buffer (the
-    cipher state never has to be rolled back), to be flushed again once there is room."""
+    """What the age writer writes to: sealed ciphertext goes straight to the file, hashed
+    as it goes. A write the disk refuses leaves the unwritten rest in a RAM buffer (the
+    cipher state never has to be rolled back), flushed again once there is room; while
+    anything waits there, later chunks queue behind it to keep the order."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -54,7 +55,22 @@ class _Sink:
         self.buffer = bytearray()
 
     def write(self, data: bytes) -> int:
-        self.buffer += data
+        if self.buffer:  # an earlier write is still waiting for room: keep the order
+            self.buffer += data
+            return len(data)
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(self.fd, view)
+                self.hash.update(view[:n])
+                self.size += n
+                self.dirty = True
+                view = view[n:]
+        except OSError as exc:
+            # Keep what the disk refused; flush() retries it (DiskFull) once there is room.
+            self.buffer += view
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
         return len(data)
 
     def flush(self) -> None:

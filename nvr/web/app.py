@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nvr import __version__
 from nvr.service.status import ServiceStatus
+from nvr.service.unlock import UnlockManager
+from nvr.web.unlock import unlock_router
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,14 @@ def require_local(request: Request) -> None:
         )
 
 
-def create_app(*, status: Callable[[], ServiceStatus], web_dir: Path | None = None) -> FastAPI:
-    """Build the app. ``status`` returns a fresh snapshot of the service for each request."""
+def create_app(
+    *,
+    status: Callable[[], ServiceStatus],
+    unlock: UnlockManager | None = None,
+    web_dir: Path | None = None,
+) -> FastAPI:
+    """Build the app. ``status`` returns a fresh snapshot of the service for each request;
+    ``unlock`` (when keys exist) serves the unlock/lock API."""
     root = web_dir or web_root()
     app = FastAPI(
         title="Porchlight",
@@ -131,5 +139,8 @@ def create_app(*, status: Callable[[], ServiceStatus], web_dir: Path | None = No
     )
     async def index(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "index.html", {"status": status()})
+
+    if unlock is not None:
+        app.include_router(unlock_router(unlock, guard=Depends(require_local)))
 
     return app

@@ -19,6 +19,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from nvr.clock import SystemClock
+from nvr.config import Config
+from nvr.service.box import open_box
 from nvr.web.tls import fingerprint
 from tests.support.rtsp_server import Mount, RtspCameraFactory
 
@@ -194,3 +197,50 @@ def test_serve_records_from_a_real_camera_and_never_shows_its_password(
         assert CAM_PASSWORD not in shown
         assert WRONG_PASSWORD not in shown
     assert "front" in log  # the log did talk about the cameras
+
+
+def test_demo_with_keys_unlocks_locks_and_audits_it_all(
+    tmp_path: Path, cleanup: list[Running]
+) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("sunny-Meadow-42-quietly\n")
+    pw.chmod(0o600)
+    run = start(["demo", "--passphrase-file", str(pw), "--work-factor", "15"], tmp_path)
+    cleanup.append(run)
+    assert run.health()["keys"] == "ready"
+    with run.client() as c:
+        wrong = c.post("/api/v1/unlock", json={"passphrase": "not-the-passphrase-at-all"})
+        assert (wrong.status_code, wrong.json()) == (401, {"error": "wrong passphrase"})
+        bad = c.post("/api/v1/unlock", json={"pass": "x"})
+        assert bad.status_code == 422
+        ok = c.post("/api/v1/unlock", json={"passphrase": "sunny-Meadow-42-quietly"})
+        assert ok.status_code == 200
+        token = ok.json()["token"]
+        assert ok.json()["idle_timeout_seconds"] == 600
+        auth = {"Authorization": f"Bearer {token}"}
+        assert c.get("/api/v1/unlock", headers=auth).json() == {"unlocked": True}
+        assert c.post("/api/v1/lock", headers=auth).status_code == 204
+        assert c.get("/api/v1/unlock", headers=auth).json() == {"unlocked": False}
+        assert c.post("/api/v1/lock").status_code == 401
+    code, log = run.stop()
+    assert code == 0, log
+    assert "sunny-Meadow" not in log
+    box_cfg = Config().model_copy(
+        update={"storage": Config().storage.model_copy(update={"data_dir": run.data_dir})}
+    )
+    box = open_box(box_cfg, SystemClock())
+    try:
+        result = box.audit.verify()
+        assert result.ok, result.reason
+        kinds = [json.loads(box.audit.entry(i))["kind"] for i in range(result.entries)]
+        assert kinds == [
+            "keys.init",
+            "service.start",
+            "unlock.failed",
+            "unlock",
+            "lock",
+            "service.stop",
+        ]
+        assert result.checkpoints >= 1
+    finally:
+        box.close()

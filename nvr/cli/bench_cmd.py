@@ -1,0 +1,160 @@
+"""``nvr bench``: run the benchmarks, print their figures, optionally write them as JSON.
+
+One command per benchmark module in ``nvr.bench`` (``nvr bench storage``). Figures go to
+stdout as a table, progress to stderr, ``--json FILE`` writes ``nvr.bench.document``
+(figures + machine + timestamp). Benchmarks exit 0 whatever the figures: a target missed
+is reported, not an error (docs/performance.md records the figures).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nvr.bench import document, storage
+from nvr.bench.machine import Machine, describe
+from nvr.errors import UserError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Measure what recording costs on this machine (run by hand; see docs/performance.md).",
+)
+
+SHORT_NAMES = {
+    "raw": "raw ChaCha20-Poly1305",
+    "age": "age stream (memory)",
+    "store": "store write",
+    "read": "store read back",
+    "paced": "store write, 1 fsync/500 kB",
+    "raw_write": "raw cipher + write + fsync",
+    "raw_write_paced": "raw cipher + write, 1 fsync/500 kB",
+}
+
+
+def machine_lines(machine: Machine) -> list[str]:
+    ram = f"{machine.ram_bytes / 2**30:.1f} GiB RAM" if machine.ram_bytes else "RAM unknown"
+    disk = machine.disk
+    kind = {True: "rotational", False: "non-rotational", None: "type unknown"}[disk.rotational]
+    features = ", ".join(machine.cpu_features) or "none of note"
+    return [
+        f"CPU: {machine.cpu_model}, {machine.usable_cpus} of {machine.logical_cpus} logical "
+        f"CPUs usable ({features}); {ram}",
+        f"Disk: {disk.device or '?'} ({disk.filesystem or '?'}, {disk.model or 'model unknown'}, "
+        f"{kind}) at {disk.mount_point or '?'}",
+        f"{machine.os} {machine.arch}; {machine.python}; cryptography {machine.cryptography} "
+        f"with {machine.cryptography_openssl}; Python ssl {machine.python_openssl}",
+    ]
+
+
+def storage_table(result: storage.StorageResult) -> Table:
+    raw = result.stage("raw")
+    table = Table(
+        title=f"{result.plaintext_bytes / 2**20:.0f} MiB in {result.segments} segments, "
+        f"{result.packet_bytes} B writes; median of {result.repeat}",
+        title_justify="left",
+    )
+    for heading in ("stage", "MB/s", "CPU s/GB", "CPU s per stream-hour", "% of a core", "vs raw"):
+        table.add_column(heading, justify="left" if heading == "stage" else "right")
+    for s in result.stages:
+        table.add_row(
+            SHORT_NAMES.get(s.name, s.name),
+            f"{s.mb_per_s:,.0f}",
+            f"{s.cpu_seconds_per_gb:.2f}",
+            f"{s.cpu_seconds_per_stream_hour:.2f}",
+            f"{s.core_percent:.3f}",
+            f"{s.mb_per_s / raw.mb_per_s:.0%}",
+        )
+    return table
+
+
+def summary_lines(result: storage.StorageResult) -> list[str]:
+    verdict = "met" if result.meets_target else "NOT met"
+    unlock = result.unlock
+    how = "calibrated here" if unlock.calibrated else "given"
+    return [
+        f"store / raw cipher: {result.store_vs_raw:.0%} (target >= {result.target:.0%}: {verdict})",
+        f"store / raw cipher + write: {result.store_vs_raw_write:.0%}; at a stream's fsync "
+        f"rate: {result.paced_vs_raw_write_paced:.0%}",
+        f"unlock: logN {unlock.log_n} ({how}), {unlock.seconds:.3f} s (median of "
+        f"{len(unlock.runs)})",
+        "stream-hour = 1.8 GB (one 4 Mbit/s camera for an hour); "
+        f"read back {'from disk (page cache dropped)' if result.cold_read else 'from cache'}; "
+        f"fsync at most every {result.fsync_interval:g} s",
+    ]
+
+
+@app.command("storage")
+def storage_command(
+    megabytes: Annotated[
+        int, typer.Option("--megabytes", min=1, help="Plaintext size in MiB.", metavar="N")
+    ] = storage.DEFAULT_SIZE // 2**20,
+    repeat: Annotated[
+        int,
+        typer.Option("--repeat", min=1, help="Repetitions (the median is reported).", metavar="N"),
+    ] = 3,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Folder to write in; put it on the data directory's filesystem. "
+            "Default: the system temp folder.",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
+        ),
+    ] = None,
+    log_n: Annotated[
+        int | None,
+        typer.Option(
+            "--log-n",
+            min=1,
+            max=22,
+            help="scrypt work factor for the unlock figure. Default: calibrated to ~1 s here, "
+            "as 'nvr keys init' does.",
+            metavar="N",
+        ),
+    ] = None,
+    fsync_interval: Annotated[
+        float,
+        typer.Option(
+            "--fsync-interval", min=0.0, help="Seconds between fsyncs while writing.", metavar="S"
+        ),
+    ] = 1.0,
+) -> None:
+    """Encrypt+write and read-back throughput of the segment store against the raw cipher,
+    CPU per hour of a 4 Mbit/s stream, and unlock time."""
+    where = folder or Path(tempfile.gettempdir())
+    if not where.is_dir():
+        raise UserError(f"--dir {where}: no such folder", hint="create it first")
+    err = Console(stderr=True)
+    out = Console(width=max(100, Console().width))
+    machine = describe(where)
+    result = storage.run(
+        where,
+        size_bytes=megabytes * 2**20,
+        repeat=repeat,
+        fsync_interval=fsync_interval,
+        log_n=log_n,
+        progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
+    )
+    for line in machine_lines(machine):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    out.print(storage_table(result))
+    for line in summary_lines(result):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if json_file is not None:
+        doc = document("storage", result, machine, datetime.now(UTC))
+        json_file.write_text(json.dumps(doc, indent=2) + "\n")
+        out.print(f"wrote {json_file}", highlight=False, markup=False)
