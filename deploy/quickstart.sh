@@ -62,6 +62,16 @@ venv_install() {
   touch "$stamp"
 }
 
+install_ipycam() {
+  # ipycam (PyPI, MIT): the third-party ONVIF camera of tests/onvif, in a venv of its
+  # own because it pulls opencv-python 5 (Porchlight pins opencv-python-headless 4.x).
+  if ! .venv-ipycam/bin/python -c "import ipycam" 2>/dev/null; then
+    echo "quickstart: installing ipycam (ONVIF test camera) into .venv-ipycam"
+    python3 -m venv .venv-ipycam
+    .venv-ipycam/bin/python -m pip install -q --disable-pip-version-check ipycam
+  fi
+}
+
 case "$mode" in
   demo)
     command -v apt-get >/dev/null && apt_install "${runtime_pkgs[@]}"
@@ -71,10 +81,12 @@ case "$mode" in
   setup)
     command -v apt-get >/dev/null && apt_install "${runtime_pkgs[@]}" "${test_pkgs[@]}"
     venv_install "[test]"
+    install_ipycam
     ;;
   test)
     command -v apt-get >/dev/null && apt_install "${runtime_pkgs[@]}" "${test_pkgs[@]}"
     venv_install "[test]"
+    install_ipycam
     echo "quickstart: ruff"
     .venv/bin/ruff check nvr tests
     echo "quickstart: mypy --strict"

@@ -29,6 +29,11 @@ Transport = Literal["tcp", "udp"]
 
 BACKOFF_FIRST = 1.0  # seconds: the first retry comes within this
 BACKOFF_CAP = 30.0
+# While an outage is young, retry at least this often, so a camera that comes back (a
+# reboot, a Wi-Fi blip) is recording again within ~2 s; only a long outage backs off to
+# BACKOFF_CAP, sparing a dead camera and the network.
+FAST_RETRY_CAP = 1.0
+FAST_RETRY_WINDOW = 120.0
 AUTH_RETRY_FIRST = 60.0
 AUTH_RETRY_CAP = 600.0
 STABLE_AFTER = 10.0  # seconds online after which a later failure starts backoff afresh
@@ -61,9 +66,16 @@ class Failure:
     slow_retry: bool = False
 
 
-def retry_delay(failure: Failure, attempt: int, rng: Random) -> float:
+def retry_delay(
+    failure: Failure, attempt: int, rng: Random, outage_seconds: float = float("inf")
+) -> float:
+    """Seconds until the next try. Wrong credentials retry slowly (cameras lock accounts);
+    other failures retry fast for the first ``FAST_RETRY_WINDOW`` seconds of an outage,
+    then back off exponentially up to ``BACKOFF_CAP``."""
     if failure.slow_retry:
         return next_backoff(attempt, rng, first=AUTH_RETRY_FIRST, cap=AUTH_RETRY_CAP)
+    if outage_seconds < FAST_RETRY_WINDOW:
+        return next_backoff(attempt, rng, cap=FAST_RETRY_CAP)
     return next_backoff(attempt, rng)
 
 

@@ -140,6 +140,7 @@ class StreamReader:
 
     def _run(self) -> None:
         attempt, ever_online = 0, False
+        outage_since: float | None = None  # monotonic time the stream was last lost
         while not self._stop.is_set():
             progress = _Session()
             try:
@@ -152,9 +153,12 @@ class StreamReader:
                     break
                 ever_online = ever_online or progress.online_since is not None
                 failure = classify_error(exc, ever_online=ever_online)
-            online = progress.online_seconds(self._clock.monotonic())
+            now = self._clock.monotonic()
+            online = progress.online_seconds(now)
+            if progress.online_since is not None or outage_since is None:
+                outage_since = now
             attempt = attempts_after_session(attempt, online)
-            delay = retry_delay(failure, attempt, self._rng)
+            delay = retry_delay(failure, attempt, self._rng, now - outage_since)
             attempt += 1
             self._set(state=failure.state, last_error=failure.message)
             log.warning("capture %s: %s; retrying in %.1f s", self.name, failure.message, delay)

@@ -16,9 +16,11 @@ from nvr import __version__
 from nvr.cli import (
     audit_cmd,
     bench_cmd,
+    cameras_cmd,
     config_cmd,
     db_cmd,
     keys_cmd,
+    onvif_cmd,
     service_cmd,
     storage_cmd,
 )
@@ -34,6 +36,8 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+cameras_cmd.app.command("discover")(onvif_cmd.discover_command)
+app.add_typer(cameras_cmd.app, name="cameras")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(storage_cmd.app, name="storage")
 app.add_typer(audit_cmd.app, name="audit")

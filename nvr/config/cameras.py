@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nvr.config.base import Section
 from nvr.config.types import RtspUrl, SecretText, invalid
+from nvr.secrets import Secret
 
 __all__ = ["CameraConfig", "MotionConfig", "MotionMask", "MotionZone", "OnvifConfig"]
 
@@ -71,6 +72,19 @@ class MotionConfig(Section):
                 )
             seen[zone.name] = index
         return self
+
+
+def with_userinfo(url: str, username: str | None, password: Secret | str | None) -> str:
+    """``url`` with ``username``/``password`` as its userinfo, unless it already has one
+    or no username is given. The password is revealed here: never log the result."""
+    parts = urlsplit(url)
+    if not username or parts.username is not None:
+        return url
+    userinfo = quote(username, safe="")
+    if password:
+        secret = password.reveal() if isinstance(password, Secret) else password
+        userinfo += ":" + quote(secret, safe="")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
 
 
 class OnvifConfig(Section):
@@ -167,11 +181,4 @@ class CameraConfig(Section):
         url = self.main_url if stream == "main" else self.sub_url
         if url is None:
             return None
-        real = url.reveal()
-        parts = urlsplit(real)
-        if self.username is None or parts.username is not None:
-            return real
-        userinfo = quote(self.username, safe="")
-        if self.password is not None:
-            userinfo += ":" + quote(self.password.reveal(), safe="")
-        return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+        return with_userinfo(url.reveal(), self.username, self.password)

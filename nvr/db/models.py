@@ -139,3 +139,18 @@ class Event(Base):
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
     hour_bucket: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     sealed_path: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class Gap(Base):
+    """One outage of a camera's recording (nvr/record, docs/design/recording.md): from the
+    last packet before it to the first packet after it. ``end_time`` is NULL while the
+    outage lasts. ``reason``: ``reconnect``, ``no_packets`` or ``disk_full``."""
+
+    __tablename__ = "gaps"
+    __table_args__ = (Index("ix_gaps_camera_id_start_time", "camera_id", "start_time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(64))

@@ -31,6 +31,7 @@ from nvr.config import Config
 from nvr.db import repo
 from nvr.errors import UserError
 from nvr.keys.store import KeyError_
+from nvr.record.gaps import GapLog
 from nvr.secrets import mask_url
 from nvr.service.box import Box, open_box
 from nvr.service.cameras import CameraSet, camera_names
@@ -96,6 +97,11 @@ def public_url(bind: str, port: int) -> str:
     return f"https://{host}:{port}/"
 
 
+def _log_failure(future: asyncio.Future[int]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("could not store a camera event", exc_info=future.exception())
+
+
 def keys_state(box: Box) -> str:
     """``ready``, ``missing`` or ``invalid: <why>``: whether new footage can be encrypted."""
     if not box.keys.exists():
@@ -124,7 +130,8 @@ class Service:
         self.on_box = on_box  # e.g. ``nvr demo`` creating keys on first start
         self.started_at: datetime = clock.wall()
         self._started_mono = clock.monotonic()
-        self._cameras = CameraSet(cfg, clock, demo=self.demo)
+        self._cameras = CameraSet(cfg, clock, demo=self.demo, on_event=self._camera_event)
+        self._events: EventStore | None = None
         self._tls_fingerprint: str | None = None
         self._box: Box | None = None
         self._alarms: Callable[[], dict[str, str]] = dict
@@ -158,7 +165,7 @@ class Service:
             run_id = await asyncio.to_thread(self._record_start, box)
             store = box.segment_store()
             self._alarms = lambda: store.alarms
-            events = box.event_store()
+            events = self._events = box.event_store()
             report = await asyncio.to_thread(reconcile, store)
             if report.changed:
                 box.record("storage.reconcile", {k: len(v) for k, v in vars(report).items()})
@@ -176,9 +183,14 @@ class Service:
             store.room_maker = lambda need: retainer.run(self.clock.wall(), need)
             tls_files = self._tls()
             self._tls_fingerprint = tls_files.fingerprint
-            await self._cameras.start()
+            recording = (
+                (store, GapLog(box.sessions, self.clock)) if keys_state(box) == "ready" else None
+            )
+            await self._cameras.start(recording)
 
-            app = create_app(status=self.status, unlock=unlock)
+            app = create_app(
+                status=self.status, unlock=unlock, segments=lambda: store, record=box.record
+            )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -221,6 +233,18 @@ class Service:
                 await asyncio.to_thread(self._record_stop, box, run_id)
             box.close()
             log.info("stopped cleanly")
+
+    def _camera_event(self, kind: str, camera: str, when: datetime, topic: str) -> None:
+        """A doorbell press or camera-side motion (ONVIF): record around it and keep it
+        as a sealed event. Called on the event loop; the disk work goes to a thread."""
+        self._cameras.trigger(camera)
+        log.info("camera event", extra={"camera": camera, "kind": kind})
+        events = self._events
+        if events is None or self._box is None or keys_state(self._box) != "ready":
+            return
+        details = {"type": kind, "start": when, "source": "onvif", "topic": topic}
+        future = asyncio.get_running_loop().run_in_executor(None, events.add, camera, details, None)
+        future.add_done_callback(_log_failure)
 
     def _retention(self, retainer: Retainer, events: EventStore) -> None:
         retainer.run(self.clock.wall())

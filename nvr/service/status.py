@@ -24,6 +24,8 @@ class CameraStatus:
     last_packet_at: datetime | None = None
     reconnects: int = 0
     last_error: str | None = None
+    recording: str = "off"  # off | idle | recording | outage | paused | stopped
+    segments: int = 0  # closed since the service started
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nvr import __version__
 from nvr.service.status import ServiceStatus
-from nvr.service.unlock import UnlockManager
+from nvr.service.unlock import Record, UnlockManager
+from nvr.storage.segments import SegmentStore
+from nvr.web.playback import playback_router
 from nvr.web.unlock import unlock_router
 
 log = logging.getLogger(__name__)
@@ -74,10 +76,13 @@ def create_app(
     *,
     status: Callable[[], ServiceStatus],
     unlock: UnlockManager | None = None,
+    segments: Callable[[], SegmentStore] | None = None,
+    record: Record | None = None,
     web_dir: Path | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
-    ``unlock`` (when keys exist) serves the unlock/lock API."""
+    ``unlock`` serves the unlock/lock API and, with ``segments`` and ``record`` (the audit
+    call), clip playback."""
     root = web_dir or web_root()
     app = FastAPI(
         title="Porchlight",
@@ -142,5 +147,9 @@ def create_app(
 
     if unlock is not None:
         app.include_router(unlock_router(unlock, guard=Depends(require_local)))
+        if segments is not None and record is not None:
+            app.include_router(
+                playback_router(segments, unlock, record, guard=Depends(require_local))
+            )
 
     return app

@@ -113,3 +113,13 @@ def test_open_options() -> None:
     assert open_options("udp", {"probesize": "32"})["probesize"] == "32"
     with pytest.raises(ValueError, match="transport"):
         open_options("http")  # type: ignore[arg-type]
+
+
+def test_young_outages_retry_fast_then_back_off() -> None:
+    from nvr.capture.policy import FAST_RETRY_CAP, FAST_RETRY_WINDOW, Failure
+
+    failure = Failure("offline", "the camera closed the stream")
+    assert max(retry_delay(failure, a, Fixed(1.0), 5.0) for a in range(20)) == FAST_RETRY_CAP
+    assert retry_delay(failure, 10, Fixed(1.0), FAST_RETRY_WINDOW + 1) == BACKOFF_CAP
+    slow = Failure("auth_failed", "the camera rejected the username or password", True)
+    assert retry_delay(slow, 0, Fixed(1.0), 5.0) >= 60.0

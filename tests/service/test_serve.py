@@ -208,6 +208,7 @@ def test_demo_with_keys_unlocks_locks_and_audits_it_all(
     run = start(["demo", "--passphrase-file", str(pw), "--work-factor", "15"], tmp_path)
     cleanup.append(run)
     assert run.health()["keys"] == "ready"
+    run.wait_for(lambda h: _camera(h, "demo-doorbell")["recording"] == "recording")
     with run.client() as c:
         wrong = c.post("/api/v1/unlock", json={"passphrase": "not-the-passphrase-at-all"})
         assert (wrong.status_code, wrong.json()) == (401, {"error": "wrong passphrase"})

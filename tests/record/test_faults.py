@@ -1,0 +1,285 @@
+"""The recorder fed packets by hand: what real cameras do that the test server will not.
+
+Packets come from PyAV's own H.264 and H.265 encoders (Annex B, parameter sets in band,
+no extradata, like a camera whose SDP has no ``sprop-parameter-sets``), put on a real
+``Subscription`` with capture times from a ``FakeClock``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from nvr.capture import CapturedPacket, StreamInfo, Subscription
+from nvr.clock import FakeClock
+from nvr.record import GapLog, Outage, Recorder, gaps
+from nvr.record.fmp4 import free_box, parameter_sets
+from nvr.storage.segments import SegmentStore
+from tests.record.conftest import RecordKit, top_level_boxes
+from tests.support.procs import require
+
+FPS = 10
+TB = Fraction(1, 90000)
+TICKS = 9000  # one frame at 10 fps, in RTP ticks
+
+
+def encode(codec: str, frames: int) -> list[av.Packet[Any]]:
+    ctx = av.CodecContext.create(codec, "w")
+    assert isinstance(ctx, av.VideoCodecContext)
+    ctx.width, ctx.height, ctx.pix_fmt = 160, 96, "yuv420p"
+    ctx.time_base = Fraction(1, FPS)
+    ctx.framerate = Fraction(FPS)
+    ctx.gop_size = FPS
+    if codec == "libx264":
+        ctx.options = {"x264-params": f"keyint={FPS}:min-keyint={FPS}:scenecut=0:bframes=0"}
+    else:
+        ctx.options = {"x265-params": f"keyint={FPS}:min-keyint={FPS}:bframes=0:log-level=none"}
+    packets: list[av.Packet[Any]] = []
+    for n in range(frames):
+        image = np.zeros((96, 160, 3), np.uint8)
+        image[:, (n * 4) % 160 :] = 200
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts = n
+        packets += ctx.encode(frame)
+    packets += ctx.encode(None)
+    return packets
+
+
+class Feed:
+    def __init__(self, kit: RecordKit) -> None:
+        self.clock = FakeClock()
+        self.sub = Subscription(100_000)
+        self.store = SegmentStore(
+            kit.store.data_dir, kit.sessions, kit.store.recipients, self.clock
+        )
+        self.outages: list[Outage] = []
+        self.log = GapLog(kit.sessions, self.clock)
+
+    def on_gap(self, outage: Outage) -> None:
+        self.outages.append(outage)
+        self.log(outage)
+
+    def put(
+        self, packets: list[av.Packet[Any]], codec: str, session: int, *, dts0: int = 0
+    ) -> None:
+        info = StreamInfo(session, codec, 160, 96, TB, None)
+        for n, pkt in enumerate(packets):
+            pkt.pts = pkt.dts = dts0 + n * TICKS
+            pkt.time_base = TB
+            self.sub.put(
+                CapturedPacket(
+                    pkt, bool(pkt.is_keyframe), self.clock.wall(), self.clock.monotonic(), info
+                )
+            )
+            self.clock.advance(1 / FPS)
+
+    def run(self, **kw: Any) -> Recorder:
+        recorder = Recorder("cam", self.sub, self.store, self.clock, on_gap=self.on_gap, **kw)
+        self.sub.close()
+        recorder.start()
+        deadline = time.monotonic() + 30
+        while recorder.status().state != "stopped":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert recorder.stop()
+        return recorder
+
+
+def codec_of(kit: RecordKit, data: bytes, name: str) -> str:
+    path = kit.tmp / name
+    path.write_bytes(data)
+    with av.open(str(path)) as container:
+        return container.streams.video[0].codec_context.name
+
+
+def test_reconnect_with_a_codec_change_starts_a_new_segment_and_records_the_gap(
+    record_kit: RecordKit,
+) -> None:
+    feed = Feed(record_kit)
+    h264, hevc = encode("libx264", 30), encode("libx265", 30)
+    start = feed.clock.wall()
+    feed.put(h264, "h264", 1)
+    lost = feed.clock.wall()
+    feed.clock.advance(7)
+    back = feed.clock.wall()
+    feed.put(hevc, "hevc", 2, dts0=123_456)
+    recorder = feed.run(segment_seconds=60)
+
+    records = feed.store.all_records()
+    assert len(records) == 2
+    first, second = records
+    assert (first.start, first.end) == (start, lost)
+    assert (second.start, second.end) == (back, back + timedelta(seconds=3))
+    assert [(o.start, o.end, o.reason) for o in feed.outages] == [(lost, back, "reconnect")]
+    assert [(g.start, g.end) for g in gaps(record_kit.sessions, "cam")] == [(lost, back)]
+    assert codec_of(record_kit, record_kit.plaintext(first), "a.mp4") == "h264"
+    assert codec_of(record_kit, record_kit.plaintext(second), "b.mp4") == "hevc"
+    for record in records:
+        probe = record_kit.probe(record)
+        assert len(probe.packets) == 30
+        assert probe.packets[0].keyframe
+    assert recorder.status().segments == 2
+
+
+def test_packets_before_the_first_keyframe_are_skipped_and_bad_dts_repaired(
+    record_kit: RecordKit,
+) -> None:
+    feed = Feed(record_kit)
+    packets = encode("libx264", 40)
+    feed.put(packets[5:8], "h264", 1)  # joined mid-GOP: no reference frame yet
+    info = StreamInfo(1, "h264", 160, 96, TB, None)
+    for n, pkt in enumerate(packets[10:]):
+        pkt.pts = pkt.dts = 900_000 + n * TICKS
+        if n == 12:
+            pkt.pts = pkt.dts = 900_000 + 5 * TICKS  # the camera went backwards
+        pkt.time_base = TB
+        feed.sub.put(
+            CapturedPacket(
+                pkt, bool(pkt.is_keyframe), feed.clock.wall(), feed.clock.monotonic(), info
+            )
+        )
+        feed.clock.advance(1 / FPS)
+    recorder = feed.run(segment_seconds=60)
+    [record] = feed.store.all_records()
+    probe = record_kit.probe(record)
+    assert len(probe.packets) == 30
+    assert probe.packets[0].keyframe
+    dts = [p.dts for p in probe.packets]
+    assert all(b > a for a, b in itertools.pairwise(dts))
+    assert recorder.status().timestamp_repairs >= 1
+    assert feed.outages == []
+
+
+def test_a_wall_clock_step_is_logged_and_the_next_segment_follows_it(
+    record_kit: RecordKit, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = Feed(record_kit)
+    packets = encode("libx264", 60)
+    feed.put(packets[:30], "h264", 1)
+    feed.clock.set_wall(feed.clock.wall() + timedelta(hours=1))  # NTP stepped the clock
+    stepped = feed.clock.wall()
+    feed.put(packets[30:], "h264", 1, dts0=30 * TICKS)
+    recorder = feed.run(segment_seconds=2)
+    assert recorder.status().clock_jumps == 1
+    assert "wall clock jumped" in caplog.text
+    records = feed.store.all_records()
+    assert len(records) == 3
+    assert records[-1].start == stepped + timedelta(seconds=1)  # re-anchored at the cut
+    assert records[0].end == records[1].start
+
+
+def test_free_box_and_parameter_sets() -> None:
+    assert free_box(8) == b"\x00\x00\x00\x08free"
+    assert top_level_boxes(free_box(65536)) == [b"free"]
+    with pytest.raises(ValueError, match="free box"):
+        free_box(7)
+    key = bytes(encode("libx264", 1)[0])
+    sets = parameter_sets("h264", key)
+    assert sets is not None
+    assert sets.startswith(b"\x00\x00\x00\x01\x67")  # SPS first
+    assert b"\x00\x00\x00\x01\x68" in sets  # then PPS
+    assert parameter_sets("h264", b"\x00\x00\x01\x65abc") is None
+    assert parameter_sets("mjpeg", key) is None
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs for the footage (the index stays outside: only footage fills up)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        require("mounting a size-limited tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    require(None if done.returncode == 0 else f"cannot mount tmpfs: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_a_full_disk_pauses_recording_as_a_gap_and_it_resumes_when_there_is_room(
+    record_kit: RecordKit, small_fs: Path
+) -> None:
+    feed = Feed(record_kit)
+    feed.store = SegmentStore(small_fs, record_kit.sessions, feed.store.recipients, feed.clock)
+    record_kit.store = feed.store  # probe() reads from here
+    recorder = Recorder(
+        "cam", feed.sub, feed.store, feed.clock, on_gap=feed.on_gap, disk_full_pause=30
+    )
+    recorder.start()
+    try:
+        # 1 MiB of H.264 filler data (NAL type 12) per frame: 4 MiB of disk plus the store's
+        # 32 MiB RAM backlog run out within ~4 s of footage.
+        filler = b"\x00\x00\x00\x01\x0c" + b"\xff" * (1 << 20) + b"\x80"
+        big = [av.Packet(bytes(p) + filler) for p in encode("libx264", 60)]
+        for pkt, src in zip(big, encode("libx264", 60), strict=True):
+            pkt.is_keyframe = src.is_keyframe
+        feed.put(big, "h264", 1)
+        wait_for(lambda: recorder.status().state == "paused", "the disk never filled")
+        assert [o.reason for o in feed.outages] == ["disk_full"]
+        [truncated] = feed.store.all_records()
+        assert truncated.state == "truncated"
+        feed.store.path_of(truncated).unlink()  # the owner (or retention) makes room
+        feed.clock.advance(30)
+        feed.put(encode("libx264", 20), "h264", 1, dts0=90 * TICKS)
+        wait_for(lambda: feed.sub.qsize() == 0, "packets not consumed")
+    finally:
+        feed.sub.close()
+        assert recorder.stop()
+    status = recorder.status()
+    assert status.state == "stopped"
+    rows = gaps(record_kit.sessions, "cam")
+    assert [(r.reason, r.end is not None) for r in rows] == [("disk_full", True)]
+    closed = [r for r in feed.store.all_records() if r.state == "closed"]
+    assert len(closed) == 1
+    assert closed[0].start == rows[0].end
+    assert len(record_kit.probe(closed[0]).packets) == 20
+
+
+def test_a_silent_camera_is_an_open_gap_until_packets_flow_again(record_kit: RecordKit) -> None:
+    feed = Feed(record_kit)
+    recorder = Recorder("cam", feed.sub, feed.store, feed.clock, on_gap=feed.on_gap)
+    recorder.start()
+    try:
+        packets = encode("libx264", 40)
+        feed.put(packets[:20], "h264", 1)
+        silent_from = feed.clock.wall()
+        wait_for(lambda: feed.sub.qsize() == 0, "packets not consumed")
+        feed.clock.advance(8)  # frozen: the connection stays up, nothing arrives
+        wait_for(lambda: recorder.status().state == "outage", "silence not noticed")
+        assert [(g.start, g.end) for g in gaps(record_kit.sessions, "cam")] == [(silent_from, None)]
+        [first] = feed.store.all_records()
+        assert first.end == silent_from  # closed at its last packet, not at detection
+        back = feed.clock.wall()
+        feed.put(packets[20:], "h264", 1, dts0=20 * TICKS)  # media time knows no pause
+    finally:
+        feed.sub.close()
+        wait_for(lambda: recorder.status().state == "stopped", "recorder did not finish")
+        assert recorder.stop()
+    assert [(g.start, g.end, g.reason) for g in gaps(record_kit.sessions, "cam")] == [
+        (silent_from, back, "no_packets")
+    ]
+    second = feed.store.all_records()[1]
+    assert second.start == back
