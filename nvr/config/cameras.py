@@ -19,7 +19,14 @@ from nvr.config.base import Section
 from nvr.config.types import RtspUrl, SecretText, invalid
 from nvr.secrets import Secret
 
-__all__ = ["CameraConfig", "MotionConfig", "MotionMask", "MotionZone", "OnvifConfig"]
+__all__ = [
+    "CameraConfig",
+    "DoorbellWebhookConfig",
+    "MotionConfig",
+    "MotionMask",
+    "MotionZone",
+    "OnvifConfig",
+]
 
 CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
@@ -100,6 +107,26 @@ class OnvifConfig(Section):
     """ONVIF password. Prefer `${VAR}` or `!secret name` to writing it here."""
 
 
+DOORBELL_SECRET_MIN = 32
+
+
+class DoorbellWebhookConfig(Section):
+    """A bell button that reports presses to Porchlight with a signed HTTP POST."""
+
+    secret: SecretText
+    """Shared key (at least 32 characters) with which the button signs each press."""
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, secret: Secret) -> Secret:
+        if len(secret.reveal()) < DOORBELL_SECRET_MIN:
+            raise invalid(
+                f"must be at least {DOORBELL_SECRET_MIN} characters; "
+                "make one with 'openssl rand -hex 32'"
+            )
+        return secret
+
+
 class RetentionConfig(Section):
     """How long recordings are kept; the quota can remove them sooner."""
 
@@ -134,6 +161,8 @@ class CameraConfig(Section):
     """Motion detection settings."""
     doorbell_topic: str | None = None
     """MQTT topic whose messages mean "the doorbell was pressed" (for non-ONVIF buttons)."""
+    doorbell_webhook: DoorbellWebhookConfig | None = None
+    """Accept signed doorbell presses at `POST /api/v1/cameras/<name>/doorbell`."""
     retention: RetentionConfig | None = None
     """This camera's own retention, instead of `storage.retention`."""
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fastapi import APIRouter
+
 from nvr import __version__
 from nvr.audit.schedule import AuditCheckpointer
 from nvr.clock import Clock
@@ -44,6 +46,7 @@ from nvr.storage.reconcile import reconcile
 from nvr.storage.sealed import EventStore
 from nvr.web import tls
 from nvr.web.app import create_app
+from nvr.web.doorbell import doorbell_router
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +192,11 @@ class Service:
             await self._cameras.start(recording)
 
             app = create_app(
-                status=self.status, unlock=unlock, segments=lambda: store, record=box.record
+                status=self.status,
+                unlock=unlock,
+                segments=lambda: store,
+                record=box.record,
+                doorbell=self._doorbell_router(box),
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]
@@ -235,16 +242,32 @@ class Service:
             log.info("stopped cleanly")
 
     def _camera_event(self, kind: str, camera: str, when: datetime, topic: str) -> None:
-        """A doorbell press or camera-side motion (ONVIF): record around it and keep it
-        as a sealed event. Called on the event loop; the disk work goes to a thread."""
+        """A doorbell press (ONVIF or the signed webhook) or camera-side motion (ONVIF):
+        record around it and keep it as a sealed event. Called on the event loop; the disk
+        work goes to a thread."""
         self._cameras.trigger(camera)
         log.info("camera event", extra={"camera": camera, "kind": kind})
         events = self._events
         if events is None or self._box is None or keys_state(self._box) != "ready":
             return
-        details = {"type": kind, "start": when, "source": "onvif", "topic": topic}
+        source = "webhook" if topic == "webhook" else "onvif"
+        details = {"type": kind, "start": when, "source": source, "topic": topic}
         future = asyncio.get_running_loop().run_in_executor(None, events.add, camera, details, None)
         future.add_done_callback(_log_failure)
+
+    def _doorbell_router(self, box: Box) -> APIRouter | None:
+        """The signed-press webhook, only when some camera has ``doorbell_webhook``."""
+        webhooks = {
+            c.name: c.doorbell_webhook.secret for c in self.cfg.cameras if c.doorbell_webhook
+        }
+        if not webhooks:
+            return None
+        return doorbell_router(
+            webhooks.get,
+            lambda camera, when: self._camera_event("doorbell", camera, when, "webhook"),
+            self.clock,
+            audit=box.record,
+        )
 
     def _retention(self, retainer: Retainer, events: EventStore) -> None:
         retainer.run(self.clock.wall())

@@ -5,7 +5,7 @@ app, nothing fished out of ``app.state`` by handlers, no I/O at import or constr
 The service runner owns everything long-lived and passes callables in.
 
 Until accounts exist (sign-in arrives with the dashboard), everything but the liveness
-probe answers only clients on this machine: deny by default.
+probe and the signed doorbell webhook answers only clients on this machine: deny by default.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -79,10 +79,12 @@ def create_app(
     segments: Callable[[], SegmentStore] | None = None,
     record: Record | None = None,
     web_dir: Path | None = None,
+    doorbell: APIRouter | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``unlock`` serves the unlock/lock API and, with ``segments`` and ``record`` (the audit
-    call), clip playback."""
+    call), clip playback. ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request
+    itself, so it is the one router not limited to this machine."""
     root = web_dir or web_root()
     app = FastAPI(
         title="Porchlight",
@@ -108,7 +110,7 @@ def create_app(
     # One place maps errors to responses: a reason in JSON, never a traceback or a secret.
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -151,5 +153,8 @@ def create_app(
             app.include_router(
                 playback_router(segments, unlock, record, guard=Depends(require_local))
             )
+
+    if doorbell is not None:
+        app.include_router(doorbell)
 
     return app
