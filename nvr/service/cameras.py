@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEMO_CAMERA = "demo-doorbell"
 ONVIF_TIMEOUT = 8.0
+CLOCK_OFFSET_WARN = 60.0  # seconds
 RECORDER_QUEUE = 512  # packets; ~30 s of a 15 fps stream if the disk stalls
 
 
@@ -138,6 +139,11 @@ class CameraSet:
             device.model,
             device.firmware,
         )
+        offset = device.clock_offset_s
+        if offset is not None and abs(offset) > CLOCK_OFFSET_WARN:
+            # Footage times come from this box's clock, not the camera's; an off clock only
+            # matters for the camera's own overlay and its event times (docs/design/onvif.md).
+            log.warning("ONVIF camera %s: its clock is %.0f s off this box's", cam.name, offset)
         if device.events_supported and self._on_event is not None:
             subscription = EventSubscription(
                 cam.name,
