@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.support.rtsp_server",
     "tests.support.footage",
     "tests.support.demo_camera",
+    "tests.support.small_fs",
 ]

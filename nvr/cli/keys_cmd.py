@@ -54,15 +54,8 @@ def init(
 ) -> None:
     """Create the owner keys; print the recovery key once."""
     with options.passphrase(passphrase_file) as pw, options.box(config, data_dir) as box:
-        check_strength(pw)
-        log_n = _log_n(work_factor)
-        recovery = box.keys.init(pw, log_n=log_n, now=box.clock.wall())
+        recovery, log_n = box.create_owner_keys(pw, work_factor, CLI_OWNER)
         listed = box.keys.recipient_list()
-        box.record(
-            "keys.init",
-            {"recipients": {k: str(v) for k, v in listed.items()}, "work_factor": log_n},
-            CLI_OWNER,
-        )
         typer.echo(f"Owner keys created in {box.keys.dir} (scrypt work factor 2^{log_n}).")
         typer.echo(f"Owner recipient: {listed['owner']}")
         _show_recovery(recovery.to_string(), recovery_file)

@@ -12,7 +12,6 @@ import typer
 from nvr.cli import options
 from nvr.clock import SystemClock
 from nvr.config import Config
-from nvr.keys.passphrase import calibrate_log_n, check_strength
 from nvr.logs import setup_logging
 from nvr.service.box import CLI_OWNER, Box
 from nvr.service.runner import Ready, Service
@@ -37,15 +36,7 @@ def _demo_keys(passphrase_file: Path, work_factor: int | None) -> Callable[[Box]
         if box.keys.exists():
             return
         with options.passphrase(passphrase_file) as pw:
-            check_strength(pw)
-            log_n = work_factor if work_factor is not None else calibrate_log_n()
-            recovery = box.keys.init(pw, log_n=log_n, now=box.clock.wall())
-        listed = box.keys.recipient_list()
-        box.record(
-            "keys.init",
-            {"recipients": {k: str(v) for k, v in listed.items()}, "work_factor": log_n},
-            CLI_OWNER,
-        )
+            recovery, _ = box.create_owner_keys(pw, work_factor, CLI_OWNER)
         print(
             f"Demo owner keys created (recovery key, shown once: {recovery.to_string()})",
             flush=True,

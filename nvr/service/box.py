@@ -22,7 +22,9 @@ from nvr.audit.entry import Actor
 from nvr.audit.log import AuditLog
 from nvr.clock import Clock
 from nvr.config import Config
+from nvr.crypto import X25519Identity
 from nvr.db import make_engine, session_factory, upgrade
+from nvr.keys.passphrase import calibrate_log_n, check_strength
 from nvr.keys.store import KeyStore
 from nvr.storage.enforce import Retainer, RetentionSettings
 from nvr.storage.retention import Retention
@@ -91,6 +93,23 @@ class Box:
             quota_bytes=storage.quota_bytes(total),
         )
         return Retainer(store, settings)
+
+    def create_owner_keys(
+        self, passphrase: bytes, work_factor: int | None, actor: Actor
+    ) -> tuple[X25519Identity, int]:
+        """``keys init`` as every entry point does it: strength check, work factor
+        (calibrated unless given), keys, audit entry. Returns the recovery identity (show
+        it once) and the work factor used."""
+        check_strength(passphrase)
+        log_n = work_factor if work_factor is not None else calibrate_log_n()
+        recovery = self.keys.init(passphrase, log_n=log_n, now=self.clock.wall())
+        listed = self.keys.recipient_list()
+        self.record(
+            "keys.init",
+            {"recipients": {k: str(v) for k, v in listed.items()}, "work_factor": log_n},
+            actor,
+        )
+        return recovery, log_n
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,10 +8,8 @@ no extradata, like a camera whose SDP has no ``sprop-parameter-sets``), put on a
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +25,7 @@ from nvr.record import GapLog, Outage, Recorder, gaps
 from nvr.record.fmp4 import free_box, parameter_sets
 from nvr.storage.segments import SegmentStore
 from tests.record.conftest import RecordKit, top_level_boxes
-from tests.support.procs import require
+from tests.support.small_fs import SmallFsFactory
 
 FPS = 10
 TB = Fraction(1, 90000)
@@ -194,22 +192,9 @@ def test_free_box_and_parameter_sets() -> None:
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
+def small_fs(small_fs_factory: SmallFsFactory) -> Path:
     """A 4 MiB tmpfs for the footage (the index stays outside: only footage fills up)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        require("mounting a size-limited tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    require(None if done.returncode == 0 else f"cannot mount tmpfs: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
+    return small_fs_factory(4)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import cast
@@ -17,28 +14,15 @@ from nvr.db.models import Hold
 from nvr.storage.enforce import Retainer, RetentionSettings
 from nvr.storage.retention import Retention
 from tests.storage.conftest import make_store
-from tests.support.procs import require
+from tests.support.small_fs import SmallFsFactory
 
 SEGMENT_BYTES = 400 * 1024
 PIECE = 50 * 1024
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        require("mounting a size-limited tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    require(None if done.returncode == 0 else f"cannot mount tmpfs: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
+def small_fs(small_fs_factory: SmallFsFactory) -> Path:
+    return small_fs_factory(6)
 
 
 def test_recording_continues_on_a_full_disk(small_fs: Path) -> None:
