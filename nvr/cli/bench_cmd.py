@@ -1,9 +1,10 @@
 """``nvr bench``: run the benchmarks, print their figures, optionally write them as JSON.
 
-One command per benchmark module in ``nvr.bench`` (``nvr bench storage``). Figures go to
-stdout as a table, progress to stderr, ``--json FILE`` writes ``nvr.bench.document``
-(figures + machine + timestamp). Benchmarks exit 0 whatever the figures: a target missed
-is reported, not an error (docs/performance.md records the figures).
+One command per benchmark module in ``nvr.bench`` (``nvr bench storage``, ``nvr bench
+record``). Figures go to stdout as a table, progress to stderr, ``--json FILE`` writes
+``nvr.bench.document`` (figures + machine + timestamp). Benchmarks exit 0 whatever the
+figures: a target missed is reported, not an error (docs/performance.md records the
+figures).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nvr.bench import document, storage
+from nvr.bench import document, record, storage
 from nvr.bench.machine import Machine, describe
 from nvr.errors import UserError
 
@@ -156,5 +157,145 @@ def storage_command(
         out.print(line, highlight=False, markup=False, soft_wrap=True)
     if json_file is not None:
         doc = document("storage", result, machine, datetime.now(UTC))
+        json_file.write_text(json.dumps(doc, indent=2) + "\n")
+        out.print(f"wrote {json_file}", highlight=False, markup=False)
+
+
+def _mb(value: int | None) -> str:
+    return "?" if value is None else f"{value / record.MB:.0f}"
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "NOT met", None: "not measured"}[met]
+
+
+def record_table(result: record.RecordResult) -> Table:
+    src = result.source
+    table = Table(
+        title=f"{src.width}x{src.height} H.264 {src.fps} fps at {src.bitrate / 1e6:.2f} Mbit/s, "
+        f"{result.seconds:g} s per run, {result.segment_seconds:g} s segments",
+        title_justify="left",
+    )
+    headings = (
+        "cameras",
+        "% core",
+        "% core/stream",
+        "server % core",
+        "RSS start/peak/end MB",
+        "packets recv/expected",
+        "dropped",
+        "reconnects",
+        "segments",
+        "MB written",
+        "playback s",
+    )
+    for heading in headings:
+        table.add_column(heading, justify="right")
+    for r in result.runs:
+        server = "?" if r.server_core_percent is None else f"{r.server_core_percent:.1f}"
+        playback = "-" if r.playback_seconds is None else f"{r.playback_seconds:.3f}"
+        table.add_row(
+            str(r.cameras),
+            f"{r.core_percent:.1f}",
+            f"{r.core_percent_per_stream:.2f}",
+            server,
+            f"{_mb(r.rss_start_bytes)}/{_mb(r.rss_peak_bytes)}/{_mb(r.rss_end_bytes)}",
+            f"{r.received}/{r.expected}",
+            str(r.dropped),
+            str(r.reconnects),
+            str(r.segments),
+            f"{r.bytes_written / record.MB:.1f}",
+            playback,
+        )
+    return table
+
+
+def record_summary(result: record.RecordResult) -> list[str]:
+    t = result.targets
+    clips = {r.playback_clip_seconds for r in result.runs if r.playback_clip_seconds}
+    clip = f"{max(clips):.0f} s clip" if clips else "no clip"
+    return [
+        f"record path <= {t.core_percent_per_stream:g}% of a core per stream: "
+        f"{_verdict(result.cpu_met)}",
+        f"{t.zero_loss_cameras} cameras with zero loss: {_verdict(result.zero_loss_met)}",
+        f"peak RSS <= {t.rss_bytes / record.MB:.0f} MB with {t.rss_cameras} cameras: "
+        f"{_verdict(result.rss_met)}",
+        f"playback time to first byte <= {t.playback_seconds * 1000:.0f} ms ({clip}, median "
+        f"of each run's repeats): {_verdict(result.playback_met)}",
+        "each N runs in a fresh process; RSS start = that process before any reader (CLI "
+        "imported, index migrated); lost = dropped + short by over half a second of frames "
+        "+ reconnects",
+    ]
+
+
+def _camera_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise UserError(f"--cameras {text!r}: give positive counts separated by commas, e.g. 1,4")
+    return counts
+
+
+@app.command("record")
+def record_command(
+    cameras: Annotated[
+        str,
+        typer.Option("--cameras", help="Camera counts to run, comma-separated.", metavar="N,N"),
+    ] = ",".join(str(n) for n in record.DEFAULT_CAMERAS),
+    seconds: Annotated[
+        float,
+        typer.Option("--seconds", min=1.0, help="Measured seconds per camera count.", metavar="S"),
+    ] = record.DEFAULT_SECONDS,
+    segment_seconds: Annotated[
+        float,
+        typer.Option(
+            "--segment-seconds", min=1.0, max=3600.0, help="Recorder segment length.", metavar="S"
+        ),
+    ] = record.SEGMENT_SECONDS,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Folder to record in; put it on the data directory's filesystem. "
+            "Default: the system temp folder.",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
+        ),
+    ] = None,
+) -> None:
+    """Record N cameras at once from GStreamer's RTSP server (1080p H.264, ~4 Mbit/s):
+    CPU per stream, RSS, packets lost; and playback time to first byte. Needs a Porchlight
+    checkout and Debian's GStreamer packages (it runs tests/support/gst_rtsp_server_main.py)."""
+    counts = _camera_counts(cameras)
+    where = folder or Path(tempfile.gettempdir())
+    if not where.is_dir():
+        raise UserError(f"--dir {where}: no such folder", hint="create it first")
+    if reason := record.server_unavailable_reason():
+        raise UserError(f"cannot run the RTSP server: {reason}")
+    err = Console(stderr=True)
+    out = Console(width=max(140, Console().width))
+    machine = describe(where)
+    result = record.run(
+        where,
+        cameras=counts,
+        seconds=seconds,
+        segment_seconds=segment_seconds,
+        progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
+    )
+    for line in machine_lines(machine):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    out.print(record_table(result))
+    for line in record_summary(result):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if json_file is not None:
+        doc = document("record", result, machine, datetime.now(UTC))
         json_file.write_text(json.dumps(doc, indent=2) + "\n")
         out.print(f"wrote {json_file}", highlight=False, markup=False)
