@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.support.footage",
     "tests.support.demo_camera",
     "tests.support.small_fs",
+    "tests.support.age_cli",
 ]

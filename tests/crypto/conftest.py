@@ -11,7 +11,6 @@ import io
 import os
 import pty
 import select
-import shutil
 import signal
 import subprocess
 import time
@@ -53,9 +52,7 @@ def _reap(pid: int) -> int:
 
 
 @pytest.fixture
-def age_cli() -> AgeCli:
-    if shutil.which("age") is None:
-        pytest.skip("the age CLI is not installed (Debian package 'age')")
+def age_cli(age_required: None) -> AgeCli:
 
     def run(*args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
         argv = ["age", *map(str, args)]

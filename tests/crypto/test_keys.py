@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from nvr.crypto import (
     parse_recipient,
 )
 
-needs_keygen = pytest.mark.skipif(shutil.which("age-keygen") is None, reason="no age-keygen")
+needs_keygen = pytest.mark.usefixtures("age_required")
 
 
 def test_identity_round_trips_through_its_string() -> None:

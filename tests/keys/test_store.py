@@ -19,7 +19,7 @@ from nvr.keys.store import KeyError_, KeyStore
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PASS = b"sunny-Meadow-42-quietly"
 LOG_N = 15
-needs_age = pytest.mark.skipif(shutil.which("age") is None, reason="needs Debian's `age` package")
+needs_age = pytest.mark.usefixtures("age_required")
 
 
 @pytest.fixture

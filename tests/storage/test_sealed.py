@@ -4,7 +4,6 @@ hour-bucket queries, tampering, deletion, retention and crash leftovers."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,7 +110,7 @@ def test_paths_and_modes(kit: StoreKit, events: EventStore) -> None:
         assert path.stat().st_mtime == hour_bucket(T0).timestamp()
 
 
-@pytest.mark.skipif(shutil.which("age") is None, reason="the age CLI is not installed")
+@pytest.mark.usefixtures("age_required")
 def test_the_stock_age_cli_decrypts_both_files(
     kit: StoreKit, events: EventStore, tmp_path: Path
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +38,7 @@ def test_write_close_read_back(kit: StoreKit) -> None:
     assert hashlib.sha256(path.read_bytes()).hexdigest() == rec.sha256
 
 
-@pytest.mark.skipif(shutil.which("age") is None, reason="needs Debian's `age` package")
+@pytest.mark.usefixtures("age_required")
 def test_stock_age_cli_decrypts_a_segment(kit: StoreKit, tmp_path: Path) -> None:
     seg = kit.store.open_segment("porch", kit.clock.wall())
     data = payload(CHUNK_SIZE * 2 + 17)

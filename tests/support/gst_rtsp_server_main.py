@@ -59,7 +59,18 @@ def live_launch(mount: dict[str, Any]) -> str:
         "( videotestsrc is-live=true pattern=ball"
         f" ! video/x-raw,width={width},height={height},framerate={fps}/1"
         f" ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps}"
-        " ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        " ! rtph264pay name=pay0 pt=96 config-interval=1"
+        f"{audio_branch(mount)} )"
+    )
+
+
+def audio_branch(mount: dict[str, Any]) -> str:
+    """With ``"audio": true``, a second track: a live AAC tone (mpeg4-generic RTP)."""
+    if not mount.get("audio", False):
+        return ""
+    return (
+        " audiotestsrc is-live=true wave=ticks ! audioconvert ! audioresample"
+        " ! audio/x-raw,rate=16000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
     )
 
 

@@ -64,6 +64,7 @@ class Mount:
     user: str | None = None
     password: str | None = None
     shared: bool = True
+    audio: bool = False  # live mounts only: an AAC track alongside the video
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -83,6 +84,8 @@ class Mount:
         if self.file is not None:
             out["file"] = str(self.file.resolve())
             out["loop"] = self.loop
+        if self.audio:
+            out["audio"] = True
         if self.auth != "none":
             out["user"], out["password"] = self.user, self.password
         return out
