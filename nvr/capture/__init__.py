@@ -5,12 +5,19 @@ a consumer's bounded packet queue. Decisions (backoff, error meaning, FFmpeg opt
 pure functions in ``policy``. See docs/design/demo-and-ingest.md.
 """
 
-from nvr.capture.fanout import CapturedPacket, StreamInfo, Subscription, SubscriptionClosed
+from nvr.capture.fanout import (
+    AudioInfo,
+    CapturedPacket,
+    StreamInfo,
+    Subscription,
+    SubscriptionClosed,
+)
 from nvr.capture.health import StreamHealth
 from nvr.capture.policy import StreamState, Transport, next_backoff
 from nvr.capture.reader import StreamReader
 
 __all__ = [
+    "AudioInfo",
     "CapturedPacket",
     "StreamHealth",
     "StreamInfo",

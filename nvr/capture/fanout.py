@@ -3,7 +3,7 @@
 Contract: the reader thread calls ``Subscription.put`` for every packet; ``put`` never
 blocks. Each subscription is a bounded queue. When a consumer falls behind and its queue
 is full, *its* packets are dropped — the incoming one and every one after it up to the
-next keyframe, so what it does receive always decodes (a P-frame whose reference was
+next (video) keyframe, so what it does receive always decodes (a P-frame whose reference was
 dropped would show garbage). ``dropped`` counts them. Consumers read with ``get`` (thread,
 ``queue.Queue``-like: ``queue.Empty`` on timeout) or ``await aget()`` (asyncio, when the
 subscription was made with a loop). After ``close()`` a reader drains what is queued and
@@ -19,9 +19,11 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import av
+
+PacketKind = Literal["video", "audio"]
 
 
 class SubscriptionClosed(Exception):
@@ -38,15 +40,28 @@ class StreamInfo:
     height: int
     time_base: Fraction | None
     extradata: bytes | None  # SPS/PPS (Annex B for RTSP), from the SDP
+    audio: AudioInfo | None = None  # set when the reader demuxes the camera's audio too
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The audio track demuxed alongside the video (``StreamReader(audio=True)``)."""
+
+    codec: str  # FFmpeg's name: "aac", "pcm_mulaw", "pcm_alaw", "pcm_s16be", ...
+    sample_rate: int
+    channels: int
+    time_base: Fraction | None
+    extradata: bytes | None  # AAC AudioSpecificConfig, from the SDP
 
 
 @dataclass(frozen=True)
 class CapturedPacket:
     packet: av.Packet[Any]
-    keyframe: bool
+    keyframe: bool  # always False for audio: only video keyframes start GOPs and segments
     received_at: datetime  # wall clock (UTC) when the reader got it
     received_mono: float  # the same instant on the monotonic clock
     info: StreamInfo
+    kind: PacketKind = "video"
 
 
 class Subscription:

@@ -3,7 +3,7 @@
 Contract::
 
     reader = StreamReader("front-door/main", "rtsp://user:pw@cam/stream", transport="tcp",
-                          clock=SystemClock())
+                          clock=SystemClock(), audio=False)
     sub = reader.subscribe(maxsize=64)     # before or after start(); get()/aget() packets
     reader.start()                         # starts the thread; never blocks
     reader.health()                        # StreamHealth snapshot, any thread, any time
@@ -11,17 +11,19 @@ Contract::
                                            # await asyncio.to_thread(reader.stop)
 
 The thread opens the URL (rtsp/rtsps; anything FFmpeg opens works) with ``open_options``,
-demuxes the first video stream and puts every packet, as a ``CapturedPacket``, into every
-subscription (``fanout.py``: a slow consumer drops its own packets, never stalls this
-thread). Any failure is classified (``policy.py``), shown in the health snapshot and
-retried after a jittered backoff; wrong credentials are retried slowly. A camera that goes
-silent is noticed by PyAV's read timeout: FFmpeg's H.264 parser returns one held-back frame
-after the first timeout and the next read fails, so detection takes ``2 x read_timeout``
-(4 s by default). ``stop()`` cannot interrupt a read already in progress (PyAV offers no
-external interrupt, and closing a container from another thread is unsafe), so it waits
-for that read to return: at once on a live stream, at most ``read_timeout`` on a silent
-one, ``open_timeout`` while connecting. The URL's password never reaches a log line, an
-error message or the health snapshot.
+demuxes the first video stream (and, with ``audio=True``, the first audio stream if it is
+AAC or PCM/G.711: ``kind="audio"`` packets, described by ``StreamInfo.audio``; with
+``audio=False`` no audio stream is demuxed at all) and puts every packet, as a
+``CapturedPacket``, into every subscription (``fanout.py``: a slow consumer drops its own
+packets, never stalls this thread). Any failure is classified (``policy.py``), shown in
+the health snapshot and retried after a jittered backoff; wrong credentials are retried
+slowly. A camera that goes silent is noticed by PyAV's read timeout: FFmpeg's H.264 parser
+returns one held-back frame after the first timeout and the next read fails, so detection
+takes ``2 x read_timeout`` (4 s by default). ``stop()`` cannot interrupt a read already in
+progress (PyAV offers no external interrupt, and closing a container from another thread
+is unsafe), so it waits for that read to return: at once on a live stream, at most
+``read_timeout`` on a silent one, ``open_timeout`` while connecting. The URL's password
+never reaches a log line, an error message or the health snapshot.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 import av
 from av.container import InputContainer
 
-from nvr.capture.fanout import CapturedPacket, StreamInfo, Subscription
+from nvr.capture.fanout import AudioInfo, CapturedPacket, StreamInfo, Subscription
 from nvr.capture.health import RateMeter, StreamHealth
 from nvr.capture.policy import (
     StreamEnded,
@@ -67,8 +69,10 @@ class StreamReader:
         read_timeout: float = 2.0,
         options: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        audio: bool = False,
     ) -> None:
         self.name = name
+        self.audio = audio
         self._url = url
         self.url = mask_url(url)  # the only form that may be shown or logged
         self._options = open_options(transport, options)
@@ -178,6 +182,7 @@ class StreamReader:
                 raise StreamEnded("the stream has no video track")
             stream = container.streams.video[0]
             ctx = stream.codec_context
+            audio = self._audio_stream(container)
             info = StreamInfo(
                 session=self._connections,
                 codec=ctx.name,
@@ -185,18 +190,53 @@ class StreamReader:
                 height=ctx.height,
                 time_base=stream.time_base,
                 extradata=ctx.extradata,
+                audio=None if audio is None else audio[1],
             )
+            streams: list[Any] = [stream] if audio is None else [stream, audio[0]]
             with self._lock:
                 self._meter.reset()
             self._set(codec=info.codec, width=info.width, height=info.height)
-            for packet in container.demux(stream):
+            for packet in container.demux(streams):
                 if self._stop.is_set():
                     return
                 if packet.size == 0:
                     continue  # the demuxer's end-of-stream flush marker
-                self._deliver(progress, packet, info)
+                if packet.stream is stream:
+                    self._deliver(progress, packet, info)
+                elif progress.online_since is not None:  # audio, once video flows
+                    self._deliver_audio(packet, info)
         finally:
             container.close()
+
+    def _audio_stream(self, container: InputContainer) -> tuple[Any, AudioInfo] | None:
+        """The stream to demux alongside the video: only with ``audio=True``, only AAC or
+        PCM (G.711 and linear); anything else is left alone with a log line."""
+        if not self.audio:
+            return None
+        if not container.streams.audio:
+            log.info("capture %s: audio is on but the stream has no audio track", self.name)
+            return None
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        if ctx.name != "aac" and not ctx.name.startswith("pcm_"):
+            log.warning("capture %s: audio codec %s not supported; video only", self.name, ctx.name)
+            return None
+        return stream, AudioInfo(
+            codec=ctx.name,
+            sample_rate=ctx.sample_rate,
+            channels=ctx.channels,
+            time_base=stream.time_base,
+            extradata=ctx.extradata,
+        )
+
+    def _deliver_audio(self, packet: av.Packet[Any], info: StreamInfo) -> None:
+        mono, wall = self._clock.monotonic(), self._clock.wall()
+        with self._lock:
+            self._health = replace(self._health, last_packet_at=wall)
+            subs = self._subs
+        item = CapturedPacket(packet, False, wall, mono, info, kind="audio")
+        for sub in subs:
+            sub.put(item)
 
     def _deliver(self, progress: _Session, packet: av.Packet[Any], info: StreamInfo) -> None:
         mono, wall = self._clock.monotonic(), self._clock.wall()

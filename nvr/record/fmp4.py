@@ -4,6 +4,7 @@ Contract::
 
     muxer = SegmentMuxer(segment, codec=info, metadata={...})   # writes ftyp + moov
     muxer.write(packet, pts, dts, keyframe)   # ticks of ``info.time_base``, rebased to 0
+    muxer.write_audio(packet, pts)            # if muxer.audio: ticks of the audio time base
     muxer.pad_if_stale(1.0)                   # seal the age chunk with an MP4 ``free`` box
     muxer.close()                             # last fragment; the caller closes the segment
 
@@ -16,6 +17,12 @@ filler between fragments is harmless), ``skip_trailer`` drops the ``mfra`` index
 absolute offsets would not count our filler), and ``flush_packets`` hands each fragment
 to ``write`` before ``mux`` returns. So between two ``write`` calls the plaintext always
 ends on a top-level box boundary, which is where ``pad`` may put a ``free`` box.
+
+Audio (``info.audio``, from a reader with ``audio=True``): AAC gets a second track, by
+stream copy like the video (MP4 ``mp4a``, the AudioSpecificConfig from the SDP). PCM/G.711
+has no stream-copy mapping into MP4 and video is never re-encoded, so it is not recorded
+(``audio_recordable`` says so; the recorder logs it once). FFmpeg's interleaver orders
+the two tracks by dts; fragments still start at video keyframes.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from fractions import Fraction
 from typing import Any
 
 import av
+from av.audio.codeccontext import AudioCodecContext
 from av.container import OutputContainer
 from av.video.codeccontext import VideoCodecContext
 
@@ -76,6 +84,12 @@ def parameter_sets(codec: str, keyframe: bytes) -> bytes | None:
         if kind in types:
             found.append(b"\x00\x00\x00\x01" + unit)
     return b"".join(found) or None
+
+
+def audio_recordable(info: StreamInfo) -> bool:
+    """Whether ``info``'s audio track can be copied into MP4 (AAC only)."""
+    audio = info.audio
+    return audio is not None and audio.codec == "aac" and audio.time_base is not None
 
 
 class _SegmentSink:
@@ -135,6 +149,9 @@ class SegmentMuxer:
             if extradata:
                 ctx.extradata = extradata
             stream.time_base = self.time_base
+            self._audio_stream: Any = None
+            if audio_recordable(info):
+                self._audio_stream = self._add_audio(container, info)
             for key, value in (metadata or {}).items():
                 container.metadata[key] = value
             container.start_encoding()  # ftyp + empty moov, flushed to the segment now
@@ -144,6 +161,32 @@ class SegmentMuxer:
         self._stream: Any = stream
         self.packets = 0
         self.raise_if_failed()
+
+    @staticmethod
+    def _add_audio(container: OutputContainer, info: StreamInfo) -> Any:
+        audio = info.audio
+        assert audio is not None
+        assert audio.time_base is not None
+        stream = container.add_stream(audio.codec, rate=audio.sample_rate)
+        ctx = stream.codec_context
+        if not isinstance(ctx, AudioCodecContext):
+            raise ValueError(f"{audio.codec} is not an audio codec")
+        ctx.layout = (
+            "mono"
+            if audio.channels <= 1
+            else "stereo"
+            if audio.channels == 2
+            else (f"{audio.channels}c")
+        )
+        if audio.extradata:
+            ctx.extradata = audio.extradata
+        stream.time_base = audio.time_base
+        return stream
+
+    @property
+    def audio(self) -> bool:
+        """Whether this segment has an audio track."""
+        return self._audio_stream is not None
 
     @property
     def failed(self) -> BaseException | None:
@@ -163,6 +206,21 @@ class SegmentMuxer:
         out.stream = self._stream
         self._container.mux(out)
         self.packets += 1
+        self.raise_if_failed()
+
+    def write_audio(self, packet: av.Packet[Any], pts: int) -> None:
+        """Mux a copy of an audio ``packet`` at ``pts`` (ticks of the audio track's time
+        base, on the same zero as the video's)."""
+        if self._audio_stream is None:
+            raise ValueError("this segment has no audio track")
+        out = av.Packet(bytes(packet))
+        out.pts = out.dts = pts
+        if packet.duration:
+            out.duration = packet.duration
+        out.time_base = self._audio_stream.time_base
+        out.is_keyframe = True
+        out.stream = self._audio_stream
+        self._container.mux(out)
         self.raise_if_failed()
 
     def pad_if_stale(self, max_unsealed: float) -> int:

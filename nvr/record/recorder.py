@@ -20,6 +20,12 @@ through ``on_gap``; recording resumes with a new segment (and a new MP4 header, 
 codec or resolution change is fine) at the next keyframe. ``StorageFull`` pauses
 recording for ``disk_full_pause`` seconds (an outage too). Nothing here raises into the
 service: every failure is logged, counted and recovered from at the next keyframe.
+
+Audio (``kind="audio"`` packets, from a reader with ``audio=True``): AAC is copied into a
+second track of each segment (``fmp4``), placed by its pts against the video's timeline;
+it never opens, cuts or ends a segment (only video keyframes do), it goes through the
+pre-roll ring with the video, and audio before a segment's first video frame is dropped.
+PCM/G.711 cannot be stream-copied into MP4, so it is skipped with a one-time warning.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Literal
 
 from nvr.capture import CapturedPacket, StreamInfo, Subscription, SubscriptionClosed
 from nvr.clock import Clock
-from nvr.record.fmp4 import SegmentMuxer, parameter_sets
+from nvr.record.fmp4 import SegmentMuxer, audio_recordable, parameter_sets
 from nvr.record.gaps import Outage
 from nvr.record.preroll import PreRoll
 from nvr.record.timeline import (
@@ -83,6 +89,8 @@ class _Segment:
     start: datetime
     base_dts: int
     last_end: datetime
+    audio_base: int = 0  # the audio pts (audio time base) at the segment's zero
+    last_audio_pts: int | None = None
 
 
 class Recorder:
@@ -133,6 +141,8 @@ class Recorder:
         self._last_mono: float | None = None
         self._last_end: datetime | None = None  # end of the newest packet seen
         self._last_written_dts: int | None = None
+        self._video_offset = 0  # repaired minus camera video dts: where audio lines up
+        self._audio_warned = False
         self._ring: PreRoll[_Item] = PreRoll(pre_roll)
         self._seg: _Segment | None = None
         self._outage: Outage | None = None
@@ -215,6 +225,9 @@ class Recorder:
             self._report(self._outage)
 
     def _packet(self, cp: CapturedPacket) -> None:
+        if cp.kind == "audio":
+            self._audio(cp)
+            return
         info, mono = cp.info, cp.received_mono
         if self._prev is not None:
             jump = clock_jump(self._prev[0], self._prev[1], cp.received_at, mono)
@@ -233,6 +246,8 @@ class Recorder:
         if repair.last_dts is None and (not cp.keyframe or pkt.pts is None):
             return  # a connection's footage starts at its first keyframe with a timestamp
         ticks = self._fix(repair, pkt.pts, pkt.dts)
+        if pkt.dts is not None:
+            self._video_offset = ticks.dts - pkt.dts
         if self._anchor is None:
             self._anchor = WallAnchor(repair.time_base, cp.received_at, ticks.dts)
         wall = self._anchor.at(ticks.dts)
@@ -256,6 +271,43 @@ class Recorder:
             self._continuous(item)
         else:
             self._events(item)
+
+    def _audio(self, cp: CapturedPacket) -> None:
+        """An audio packet: placed on the video's timeline, then written (or kept in the
+        pre-roll) only alongside video: it never opens or cuts a segment."""
+        info = self._info
+        if (
+            info is None
+            or cp.info.session != info.session
+            or self._anchor is None
+            or self._repair is None
+            or self._paused_until is not None
+            or self._outage is not None
+        ):
+            return
+        pts = cp.packet.pts
+        if pts is None:
+            return
+        if not audio_recordable(info):
+            if not self._audio_warned and info.audio is not None:
+                self._audio_warned = True
+                log.warning(
+                    "recorder %s: %s audio cannot be copied into MP4; recording video only",
+                    self.camera,
+                    info.audio.codec,
+                )
+            return
+        assert info.audio is not None
+        assert info.audio.time_base is not None
+        pkt, audio_tb, video_tb = cp.packet, info.audio.time_base, self._repair.time_base
+        ticks = round(pts * audio_tb / video_tb) + self._video_offset
+        wall = self._anchor.at(ticks)
+        length = float(pkt.duration * audio_tb) if pkt.duration else 0.0
+        item = _Item(cp, Ticks(ticks, ticks), wall, wall + timedelta(seconds=length))
+        if self.mode == "events":
+            self._ring.add(item, False, item.wall)
+        if self._seg is not None:
+            self._write(item)
 
     def _fix(self, repair: TickRepair, pts: int | None, dts: int | None) -> Ticks:
         before = repair.repairs
@@ -371,13 +423,20 @@ class Recorder:
                 segment.close(item.wall)
             self._failed("cannot start the MP4", exc, item)
             return False
-        self._seg = _Segment(segment, muxer, item.wall, item.ticks.dts, item.wall)
+        audio_base = 0
+        if muxer.audio and info.audio is not None and info.audio.time_base is not None:
+            zero = (item.ticks.dts - self._video_offset) * self._anchor.time_base
+            audio_base = round(zero / info.audio.time_base)
+        self._seg = _Segment(segment, muxer, item.wall, item.ticks.dts, item.wall, audio_base)
         self._set(state="recording")
         return True
 
     def _write(self, item: _Item) -> None:
         seg = self._seg
         assert seg is not None
+        if item.cp.kind == "audio":
+            self._write_audio(seg, item)
+            return
         pkt, ticks = item.cp.packet, item.ticks
         try:
             seg.muxer.write(
@@ -396,6 +455,24 @@ class Recorder:
         seg.muxer.pad_if_stale(self._max_unsealed)
         if seg.muxer.failed is not None:
             self._write_failed(seg.muxer.failed, seg.last_end)
+
+    def _write_audio(self, seg: _Segment, item: _Item) -> None:
+        pts = item.cp.packet.pts
+        if not seg.muxer.audio or pts is None:
+            return
+        pts -= seg.audio_base
+        if pts < 0 or (seg.last_audio_pts is not None and pts <= seg.last_audio_pts):
+            return  # before the segment's first video frame, or already written
+        try:
+            seg.muxer.write_audio(item.cp.packet, pts)
+        except Exception as exc:
+            if seg.muxer.failed is not None:
+                self._write_failed(seg.muxer.failed, seg.last_end)
+                return
+            log.warning("recorder %s: audio packet not written: %s", self.camera, exc)
+            self._set(errors=self._status.errors + 1)
+            return
+        seg.last_audio_pts = pts
 
     def _write_failed(self, exc: BaseException, last_end: datetime) -> None:
         """The store refused footage: a full disk (the store already ended the segment as

@@ -65,7 +65,7 @@ class CameraSet:
                 # that keeps trying while the camera is away; see _onvif_camera.
                 self._tasks.append(asyncio.create_task(self._onvif_camera(cam, recording)))
                 continue
-            self._add(cam.name, url, cam.transport, is_demo=False)
+            self._add(cam.name, url, cam.transport, is_demo=False, audio=cam.audio)
         for reader, _ in self._readers:
             self._recorder_for(reader, modes.get(reader.name, "continuous"), recording)
         for recorder in self._recorders.values():
@@ -127,7 +127,7 @@ class CameraSet:
                 await asyncio.sleep(delay)
         self._unsupported.remove(pending)
         url = with_userinfo(device.main.uri, onvif.username, password)
-        reader = self._add(cam.name, url, cam.transport, is_demo=False)
+        reader = self._add(cam.name, url, cam.transport, is_demo=False, audio=cam.audio)
         recorder = self._recorder_for(reader, cam.record, recording)
         if recorder is not None:
             recorder.start()
@@ -163,9 +163,15 @@ class CameraSet:
             recorder.trigger(self._clock.wall())
 
     def _add(
-        self, name: str, url: str, transport: Literal["tcp", "udp"], *, is_demo: bool
+        self,
+        name: str,
+        url: str,
+        transport: Literal["tcp", "udp"],
+        *,
+        is_demo: bool,
+        audio: bool = False,
     ) -> StreamReader:
-        reader = StreamReader(name, url, transport=transport, clock=self._clock)
+        reader = StreamReader(name, url, transport=transport, clock=self._clock, audio=audio)
         self._readers.append((reader, is_demo))
         return reader
 

@@ -65,13 +65,14 @@ def live_launch(mount: dict[str, Any]) -> str:
 
 
 def audio_branch(mount: dict[str, Any]) -> str:
-    """With ``"audio": true``, a second track: a live AAC tone (mpeg4-generic RTP)."""
+    """With ``"audio": true``, a second track: a live tone, AAC (mpeg4-generic RTP) at
+    16 kHz, or G.711 mu-law at 8 kHz with ``"audio_codec": "pcmu"``."""
     if not mount.get("audio", False):
         return ""
-    return (
-        " audiotestsrc is-live=true wave=ticks ! audioconvert ! audioresample"
-        " ! audio/x-raw,rate=16000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
-    )
+    source = " audiotestsrc is-live=true wave=ticks ! audioconvert ! audioresample"
+    if mount.get("audio_codec", "aac") == "pcmu":
+        return f"{source} ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1"
+    return f"{source} ! audio/x-raw,rate=16000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
 
 
 def file_launch(mount: dict[str, Any]) -> str:

@@ -64,7 +64,8 @@ class Mount:
     user: str | None = None
     password: str | None = None
     shared: bool = True
-    audio: bool = False  # live mounts only: an AAC track alongside the video
+    audio: bool = False  # live mounts only: an audio track alongside the video
+    audio_codec: Literal["aac", "pcmu"] = "aac"
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -85,7 +86,7 @@ class Mount:
             out["file"] = str(self.file.resolve())
             out["loop"] = self.loop
         if self.audio:
-            out["audio"] = True
+            out["audio"], out["audio_codec"] = True, self.audio_codec
         if self.auth != "none":
             out["user"], out["password"] = self.user, self.password
         return out
