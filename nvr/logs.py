@@ -117,7 +117,10 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None 
     formatter = JsonFormatter() if fmt == "json" else TextFormatter(journald=under_journald(out))
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "nvr"]:
+    # The service owns the process's logging: drop every other root handler, ours from an
+    # earlier call and any a library installed at import (onvif-zeep-async calls
+    # logging.basicConfig), which would print lines that never passed the scrubber.
+    for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())

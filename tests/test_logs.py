@@ -85,3 +85,15 @@ def test_setup_logging_routes_uvicorn_through_the_scrubber() -> None:
     assert "password=***" in text
     assert "hunter2" not in text
     assert "not shown" not in text
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_setup_logging_drops_handlers_libraries_installed() -> None:
+    stray = io.StringIO()
+    logging.getLogger().addHandler(logging.StreamHandler(stray))  # as basicConfig would
+    out = io.StringIO()
+    setup_logging("info", "text", stream=out)
+    logging.getLogger("nvr.x").info("open rtsp://u:hunter2@cam/live")
+    assert stray.getvalue() == ""
+    assert "hunter2" not in out.getvalue()
+    assert "rtsp://u:***@cam/live" in out.getvalue()
