@@ -13,7 +13,7 @@ import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -150,13 +150,28 @@ def storage_command(
         log_n=log_n,
         progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
     )
+    _report(
+        out, "storage", result, machine, storage_table(result), summary_lines(result), json_file
+    )
+
+
+def _report(
+    out: Console,
+    kind: str,
+    result: Any,
+    machine: Machine,
+    table: Table,
+    summary: list[str],
+    json_file: Path | None,
+) -> None:
+    """Print the machine, the table and the summary; write the JSON document if asked."""
     for line in machine_lines(machine):
         out.print(line, highlight=False, markup=False, soft_wrap=True)
-    out.print(storage_table(result))
-    for line in summary_lines(result):
+    out.print(table)
+    for line in summary:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
     if json_file is not None:
-        doc = document("storage", result, machine, datetime.now(UTC))
+        doc = document(kind, result, machine, datetime.now(UTC))
         json_file.write_text(json.dumps(doc, indent=2) + "\n")
         out.print(f"wrote {json_file}", highlight=False, markup=False)
 
@@ -290,12 +305,4 @@ def record_command(
         segment_seconds=segment_seconds,
         progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
     )
-    for line in machine_lines(machine):
-        out.print(line, highlight=False, markup=False, soft_wrap=True)
-    out.print(record_table(result))
-    for line in record_summary(result):
-        out.print(line, highlight=False, markup=False, soft_wrap=True)
-    if json_file is not None:
-        doc = document("record", result, machine, datetime.now(UTC))
-        json_file.write_text(json.dumps(doc, indent=2) + "\n")
-        out.print(f"wrote {json_file}", highlight=False, markup=False)
+    _report(out, "record", result, machine, record_table(result), record_summary(result), json_file)
