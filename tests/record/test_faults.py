@@ -254,6 +254,8 @@ def test_a_silent_camera_is_an_open_gap_until_packets_flow_again(record_kit: Rec
         wait_for(lambda: feed.sub.qsize() == 0, "packets not consumed")
         feed.clock.advance(8)  # frozen: the connection stays up, nothing arrives
         wait_for(lambda: recorder.status().state == "outage", "silence not noticed")
+        # The state flips first; the gap row follows from the recorder thread.
+        wait_for(lambda: bool(gaps(record_kit.sessions, "cam")), "open gap not written")
         assert [(g.start, g.end) for g in gaps(record_kit.sessions, "cam")] == [(silent_from, None)]
         [first] = feed.store.all_records()
         assert first.end == silent_from  # closed at its last packet, not at detection
