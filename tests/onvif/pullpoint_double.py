@@ -4,6 +4,8 @@ No installable device offers ONVIF events here, so this double answers exactly t
 operations the client sends, and nothing else:
 
 - device service: GetServices, GetCapabilities, GetDeviceInformation, GetSystemDateAndTime;
+- media service, only when made with ``stream_uri=``: GetProfiles (one profile) and
+  GetStreamUri (that URI), so the service can resolve the camera's stream through it;
 - event service: CreatePullPointSubscription;
 - each subscription: PullMessages (a real long poll), Renew, Unsubscribe.
 
@@ -40,6 +42,7 @@ ENV = "http://www.w3.org/2003/05/soap-envelope"
 WSA = "http://www.w3.org/2005/08/addressing"
 TDS = "{http://www.onvif.org/ver10/device/wsdl}"
 TEV = "{http://www.onvif.org/ver10/events/wsdl}"
+TRT = "{http://www.onvif.org/ver10/media/wsdl}"
 WSNT = "{http://docs.oasis-open.org/wsn/b-2}"
 TT = "{http://www.onvif.org/ver10/schema}"
 NSMAP = {
@@ -82,9 +85,17 @@ class _Subscription:
 class PullPointDouble:
     """See the module docstring. ``await start()`` returns the port; ``await close()``."""
 
-    def __init__(self, *, manufacturer: str = "DoubleCam", model: str = "Bell-1") -> None:
+    def __init__(
+        self,
+        *,
+        manufacturer: str = "DoubleCam",
+        model: str = "Bell-1",
+        stream_uri: str | None = None,
+    ) -> None:
         self._device = _client("devicemgmt.wsdl")
         self._events = _client("events.wsdl")
+        self._media = _client("media.wsdl") if stream_uri is not None else None
+        self.stream_uri = stream_uri
         self._actions = self._soap_actions()
         self.manufacturer, self.model = manufacturer, model
         self.operations: list[str] = []
@@ -96,7 +107,9 @@ class PullPointDouble:
     def _soap_actions(self) -> dict[str, tuple[str, str]]:
         """soapAction -> (operation, body element local name), from the WSDL bindings."""
         actions: dict[str, tuple[str, str]] = {}
-        for client in (self._device, self._events):
+        for client in (self._device, self._events, self._media):
+            if client is None:
+                continue
             for binding in client.wsdl.bindings.values():
                 for name, op in binding._operations.items():
                     if op.soapaction and op.input.body is not None:
@@ -125,6 +138,8 @@ class PullPointDouble:
         app = web.Application()
         app.router.add_post("/onvif/device_service", self._handle)
         app.router.add_post("/onvif/events_service", self._handle)
+        if self._media is not None:
+            app.router.add_post("/onvif/media_service", self._handle)
         app.router.add_post("/onvif/subscription/{ident}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -201,6 +216,9 @@ class PullPointDouble:
                 "Version": version,
             },
         ]
+        if self._media is not None:
+            media = {"Namespace": TRT[1:-1], "XAddr": self._url("/onvif/media_service")}
+            services.append({**media, "Version": version})
         return self._reply(self._device, f"{TDS}GetServicesResponse", {"Service": services})
 
     async def _op_GetCapabilities(self, request: web.Request, payload: Any) -> web.Response:
@@ -210,8 +228,13 @@ class PullPointDouble:
             "WSPullPointSupport": True,
             "WSPausableSubscriptionManagerInterfaceSupport": False,
         }
+        capabilities: dict[str, Any] = {"Events": events}
+        if self._media is not None:
+            streaming = {"RTPMulticast": False, "RTP_TCP": True, "RTP_RTSP_TCP": True}
+            media = {"XAddr": self._url("/onvif/media_service"), "StreamingCapabilities": streaming}
+            capabilities["Media"] = media
         return self._reply(
-            self._device, f"{TDS}GetCapabilitiesResponse", {"Capabilities": {"Events": events}}
+            self._device, f"{TDS}GetCapabilitiesResponse", {"Capabilities": capabilities}
         )
 
     async def _op_GetDeviceInformation(self, request: web.Request, payload: Any) -> web.Response:
@@ -234,6 +257,23 @@ class PullPointDouble:
         return self._reply(
             self._device, f"{TDS}GetSystemDateAndTimeResponse", {"SystemDateAndTime": value}
         )
+
+    # --- media service (with ``stream_uri`` only) -------------------------------------------
+
+    async def _op_GetProfiles(self, request: web.Request, payload: Any) -> web.Response:
+        assert self._media is not None
+        profile = {"token": "main", "fixed": True, "Name": "MainStream"}
+        return self._reply(self._media, f"{TRT}GetProfilesResponse", {"Profiles": [profile]})
+
+    async def _op_GetStreamUri(self, request: web.Request, payload: Any) -> web.Response:
+        assert self._media is not None
+        uri = {
+            "Uri": self.stream_uri,
+            "InvalidAfterConnect": False,
+            "InvalidAfterReboot": False,
+            "Timeout": dt.timedelta(0),
+        }
+        return self._reply(self._media, f"{TRT}GetStreamUriResponse", {"MediaUri": uri})
 
     # --- event service ----------------------------------------------------------------------
 
