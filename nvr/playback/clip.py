@@ -1,9 +1,11 @@
 """The playback primitive: camera + time range -> one MP4, stream-copied from segments.
 
-``build_clip(store, identities, camera, start, end) -> Clip`` decrypts the segments that
-overlap ``[start, end)`` in memory, demuxes each with PyAV and copies the video packets
-(no decode, no encode) from the last keyframe at or before ``start`` up to ``end`` into one
-regular MP4 with ``moov`` first, built in memory so its size is known for range requests.
+``build_clip(store, identities, camera, start, end, audio=True) -> Clip`` decrypts the
+segments that overlap ``[start, end)`` in memory, demuxes each with PyAV and copies the
+video packets (no decode, no encode) from the last keyframe at or before ``start`` up to
+``end`` into one regular MP4 with ``moov`` first, built in memory so its size is known for
+range requests; with the recorded audio track alongside when every segment in the clip
+has one of the same format and ``audio`` is true (``Clip.audio``, ``Clip.audio_omitted``).
 
 Time: a frame's wall-clock time is its segment's ``start`` (the first frame's time, from
 the index) plus its pts relative to the segment's first packet. Across a boundary, frames
@@ -12,7 +14,9 @@ dropped (segments may overlap by a frame; the later keyframe wins, so the P-fram
 it still decode), and the next segment is placed right after the last kept frame, so
 timestamps are continuous. A hole longer than ``max_gap`` (camera offline), or a change of
 codec parameters, is not bridged: the clip stops there and ``Clip.gap`` says where footage
-resumes (docs/design/playback.md). Video only: audio is not copied yet.
+resumes (docs/design/playback.md). Audio frames move with their segment's video (so
+sync is what the recorder wrote), are cut to the video's span, and a frame present in two
+segments is played once (``nvr.playback.audio``).
 
 Errors: ``NoFootage`` when nothing playable lies in the range. Synchronous and CPU-bound:
 call it from a worker thread. Nothing decrypted is written to disk.
@@ -34,6 +38,8 @@ from av.container import InputContainer
 
 from nvr.crypto import Identity
 from nvr.errors import UserError
+from nvr.playback import audio as sound
+from nvr.playback.audio import Sample
 from nvr.playback.faststart import faststart
 from nvr.storage.segments import SegmentRecord, SegmentStore
 
@@ -70,6 +76,8 @@ class Clip:
     frames: int
     segments: tuple[int, ...]  # ids of the segments whose frames are in the clip
     gap: Gap | None  # set when the clip ends before the requested end
+    audio: str | None = None  # codec of the clip's audio track ("aac"); None: video only
+    audio_omitted: str | None = None  # why the footage's audio is not in the clip
 
     @property
     def duration(self) -> float:
@@ -95,22 +103,37 @@ def _signature(container: InputContainer) -> tuple[object, ...]:
     return (ctx.name, ctx.width, ctx.height, bytes(ctx.extradata or b""))
 
 
-def _demux(container: InputContainer, record: SegmentRecord, offset: Fraction) -> list[_Frame]:
-    """The segment's video frames in decode order, from its first keyframe on."""
+def _audio_signature(container: InputContainer) -> tuple[object, ...] | None:
+    if not container.streams.audio:
+        return None
+    ctx = container.streams.audio[0].codec_context
+    return (ctx.name, ctx.sample_rate, ctx.channels, bytes(ctx.extradata or b""))
+
+
+def _demux(
+    container: InputContainer, record: SegmentRecord, offset: Fraction, audio: bool
+) -> tuple[list[_Frame], list[Sample]]:
+    """The segment's video frames in decode order, from its first keyframe on, and (if
+    ``audio`` and it has an audio track) its audio frames."""
     stream = container.streams.video[0]
     tb = stream.time_base
     if tb is None:
         raise av.error.InvalidDataError(0, "video stream without a time base")
     rate = stream.average_rate or stream.guessed_rate
     fallback = Fraction(1) / Fraction(rate) if rate else _DEFAULT_FRAME
+    track = container.streams.audio[0] if audio and container.streams.audio else None
     frames: list[_Frame] = []
+    heard: list[av.Packet[Any]] = []
     first: int | None = None
     try:
-        for packet in container.demux(stream):
+        for packet in container.demux(*(s for s in (stream, track) if s is not None)):
             if packet.is_corrupt:  # torn by a crash (salvaged segment): stop before it
                 log.warning("segment %s: torn packet at pts %s, stopping", record.id, packet.pts)
                 break
             if packet.pts is None or packet.dts is None or packet.size == 0:
+                continue
+            if track is not None and packet.stream.index == track.index:
+                heard.append(packet)
                 continue
             if first is None:
                 first = packet.pts
@@ -138,17 +161,32 @@ def _demux(container: InputContainer, record: SegmentRecord, offset: Fraction) -
         frames[-1].duration = frames[-2].duration
     elif frames and not frames[-1].duration:
         frames[-1].duration = fallback
-    return frames
+    if track is None or track.time_base is None or first is None:
+        return frames, []
+    ctx = track.codec_context
+    frame_ticks = (
+        Fraction(ctx.frame_size, ctx.sample_rate) / track.time_base
+        if ctx.frame_size and ctx.sample_rate
+        else None
+    )
+    zero = offset - first * tb  # where pts 0 of the segment lies on the clip's timeline
+    return frames, sound.place(heard, track.time_base, frame_ticks, zero, record.id)
 
 
-def _mux(template: InputContainer, frames: Sequence[_Frame]) -> bytes:
+def _mux(
+    video: InputContainer,
+    frames: Sequence[_Frame],
+    audio: InputContainer | None,
+    samples: Sequence[Sample],
+) -> bytes:
     out_buffer = io.BytesIO()
     origin = frames[0].wall
     with av.open(out_buffer, "w", format="mp4") as output:
-        stream = output.add_stream_from_template(template.streams.video[0])
-        tb = template.streams.video[0].time_base
+        stream = output.add_stream_from_template(video.streams.video[0])
+        tb = video.streams.video[0].time_base
         assert tb is not None
         stream.time_base = tb
+        timed: list[tuple[Fraction, av.Packet[Any]]] = []  # (decode time, packet)
         last_dts: int | None = None
         for frame in frames:
             packet = frame.packet
@@ -160,8 +198,28 @@ def _mux(template: InputContainer, frames: Sequence[_Frame]) -> bytes:
             packet.duration = max(1, round(frame.duration / tb))
             packet.time_base = tb
             packet.stream = stream
-            output.mux(packet)
+            timed.append((dts * tb, packet))
             last_dts = dts
+        if audio is not None and samples:
+            track = output.add_stream_from_template(audio.streams.audio[0])
+            atb = audio.streams.audio[0].time_base
+            assert atb is not None
+            track.time_base = atb
+            last_dts = None
+            for sample in samples:
+                packet = sample.packet
+                dts = round((sample.wall - origin) / atb)
+                if last_dts is not None and dts <= last_dts:
+                    dts = last_dts + 1
+                packet.pts = packet.dts = dts
+                packet.duration = max(1, round(sample.duration / atb))
+                packet.time_base = atb
+                packet.stream = track
+                timed.append((dts * atb, packet))
+                last_dts = dts
+        timed.sort(key=lambda item: item[0])  # stable: each track keeps its own order
+        for _, packet in timed:
+            output.mux(packet)
     return faststart(out_buffer.getvalue())
 
 
@@ -172,6 +230,7 @@ def build_clip(
     start: datetime,
     end: datetime,
     *,
+    audio: bool = True,
     max_gap: timedelta = MAX_GAP,
 ) -> Clip:
     """One MP4 of ``camera`` over ``[start, end)``; see the module docstring."""
@@ -183,8 +242,10 @@ def build_clip(
     epoch = records[0].start
     start_s, end_s, gap_s = _seconds(start - epoch), _seconds(end - epoch), _seconds(max_gap)
     kept: list[_Frame] = []  # frames in the clip, or (before start) the GOP leading to it
+    heard: list[Sample] = []  # the audio of the segments kept so far
     started = False
-    template: InputContainer | None = None
+    opened: dict[int, InputContainer] = {}  # the current run of joinable segments
+    audio_of: dict[int, tuple[object, ...] | None] = {}  # segment id -> audio signature
     signature: tuple[object, ...] | None = None
     gap: tuple[Fraction, Fraction | None, str] | None = None
     try:
@@ -194,7 +255,8 @@ def build_clip(
                 if not container.streams.video:
                     container.close()
                     continue
-                frames = _demux(container, record, _seconds(record.start - epoch))
+                offset = _seconds(record.start - epoch)
+                frames, samples = _demux(container, record, offset, audio)
             if not frames:
                 container.close()
                 continue
@@ -219,12 +281,15 @@ def build_clip(
                     for frame in frames:  # snap onto the timeline: no hole, no overlap
                         frame.wall -= hole
                         frame.dts -= hole
+                    for sample in samples:  # the audio moves with its video: sync kept
+                        sample.wall -= hole
             if not kept:
-                if template is not None:
-                    template.close()
-                template, signature = container, _signature(container)
-            else:
-                container.close()
+                for old in opened.values():
+                    old.close()
+                opened, heard, signature = {}, [], _signature(container)
+            opened[record.id] = container
+            audio_of[record.id] = _audio_signature(container)
+            sound.join(heard, samples)
             done = False
             for frame in frames:
                 if frame.dts >= end_s:
@@ -240,13 +305,25 @@ def build_clip(
                 kept.append(frame)
             if done:
                 break
-        if not started or template is None or not kept:
+        if not started or not kept:
             raise NoFootage(f"no footage of {camera!r} between {start} and {end}")
-        data = _mux(template, kept)
+        first, last = kept[0], kept[-1]
+        used = tuple(dict.fromkeys(frame.segment for frame in kept))
+        samples = sound.trim(heard, first.wall, last.wall + last.duration)
+        # A segment's first instants may be heard in the one before (audio that arrived
+        # before the keyframe that cut it): those segments count for the audio too.
+        voiced = tuple(dict.fromkeys((*used, *(s.segment for s in samples))))
+        copy, omitted = sound.decide(audio, [audio_of[segment] for segment in voiced])
+        if not copy:
+            samples = []
+        elif not samples:
+            omitted = sound.NONE_IN_RANGE
+        track = opened[voiced[0]] if samples else None
+        codec = track.streams.audio[0].codec_context.name if track is not None else None
+        data = _mux(opened[first.segment], kept, track, samples)
     finally:
-        if template is not None:
-            template.close()
-    first, last = kept[0], kept[-1]
+        for container in opened.values():
+            container.close()
     clip_start = epoch + timedelta(microseconds=round(first.wall * 1_000_000))
     clip_end = clip_start + timedelta(
         microseconds=round((last.wall + last.duration - first.wall) * 1_000_000)
@@ -264,6 +341,8 @@ def build_clip(
         start=clip_start,
         end=clip_end,
         frames=len(kept),
-        segments=tuple(dict.fromkeys(frame.segment for frame in kept)),
+        segments=used,
         gap=stop,
+        audio=codec,
+        audio_omitted=omitted,
     )

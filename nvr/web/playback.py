@@ -1,4 +1,4 @@
-"""Clip playback over HTTP: ``GET /api/v1/cameras/{camera}/clip?start=ISO&end=ISO``.
+"""Clip playback over HTTP: ``GET /api/v1/cameras/{camera}/clip?start=ISO&end=ISO[&audio=0]``.
 
 Needs ``Authorization: Bearer <unlock token>`` (401 when missing or locked). Answers
 ``video/mp4`` built by ``nvr.playback.build_clip`` with ``Accept-Ranges: bytes``: 206 for
@@ -7,15 +7,18 @@ range or bad times (not ISO 8601 with a zone, start not before end, longer than
 ``max_span``), 404 when there is no footage. Headers ``Porchlight-Clip-Start`` and
 ``-End`` give the clip's real wall-clock span; ``Porchlight-Gap-End`` (when present) says
 where footage resumes after the hole the clip stopped at (docs/design/playback.md).
+The recorded audio is included unless ``audio=0``; ``Porchlight-Audio`` says what the
+clip carries: the codec (``aac``), ``none`` (nothing recorded), or ``omitted (<reason>)``.
 
-A built clip is cached for a short time per (session, camera, start, end) so a player's
-range requests reuse it; building it is the view, and writes one ``footage.view`` audit
-entry. Every request still checks that the session is unlocked.
+A built clip is cached for a short time per (session, camera, start, end, audio) so a
+player's range requests reuse it; building it is the view, and writes one ``footage.view``
+audit entry. Every request still checks that the session is unlocked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -40,7 +43,7 @@ log = logging.getLogger(__name__)
 MAX_SPAN = timedelta(minutes=10)  # the whole clip is held in memory (docs/design/playback.md)
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
-ClipKey = tuple[str, str, datetime, datetime]
+ClipKey = tuple[str, str, datetime, datetime, bool]
 
 
 def parse_time(value: str, name: str) -> datetime:
@@ -68,7 +71,15 @@ def _headers(clip: Clip) -> dict[str, str]:
     }
     if clip.gap is not None and clip.gap.end is not None:
         headers["Porchlight-Gap-End"] = _iso(clip.gap.end)
+    headers["Porchlight-Audio"] = audio_header(clip)
     return headers
+
+
+def audio_header(clip: Clip) -> str:
+    """``aac`` (the track's codec), ``none`` or ``omitted (<reason>)``."""
+    if clip.audio is not None:
+        return clip.audio
+    return "none" if clip.audio_omitted is None else f"omitted ({clip.audio_omitted})"
 
 
 def playback_router(
@@ -85,12 +96,14 @@ def playback_router(
     clips: ClipCache[Clip] = cache if cache is not None else ClipCache(clock or SystemClock())
     building = asyncio.Lock()  # one build at a time: bounded memory, no duplicate builds
 
-    async def get_clip(token: str, camera: str, start: datetime, end: datetime) -> Clip:
+    async def get_clip(
+        token: str, camera: str, start: datetime, end: datetime, audio: bool
+    ) -> Clip:
         try:
             identities = unlock.identities(token)
         except Locked as exc:
             raise HTTPException(401, exc.message) from None
-        key: ClipKey = (hashlib.sha256(token.encode()).hexdigest(), camera, start, end)
+        key: ClipKey = (hashlib.sha256(token.encode()).hexdigest(), camera, start, end, audio)
         clip = clips.get(key)
         if clip is not None:
             return clip
@@ -100,7 +113,14 @@ def playback_router(
                 return clip
             try:
                 store = store_factory()
-                clip = await asyncio.to_thread(build_clip, store, identities, camera, start, end)
+                clip = await asyncio.to_thread(
+                    functools.partial(build_clip, audio=audio),
+                    store,
+                    identities,
+                    camera,
+                    start,
+                    end,
+                )
             except NoFootage as exc:
                 raise HTTPException(404, exc.message) from None
             except AgeError as exc:
@@ -114,7 +134,12 @@ def playback_router(
                     "recorded footage in this range failed authentication "
                     "(tampered or corrupt); run 'nvr storage verify'",
                 ) from None
-            payload = {"camera": camera, "start": _iso(start), "end": _iso(end)}
+            payload = {
+                "camera": camera,
+                "start": _iso(start),
+                "end": _iso(end),
+                "audio": clip.audio is not None,
+            }
             await asyncio.to_thread(record, "footage.view", payload, OWNER)
             clips.put(key, clip, len(clip.data))
             return clip
@@ -134,6 +159,9 @@ def playback_router(
         token: Annotated[str, Depends(bearer)],
         start: Annotated[str, Query(description="ISO 8601 with a zone")],
         end: Annotated[str, Query(description="ISO 8601 with a zone")],
+        audio: Annotated[
+            bool, Query(description="include the recorded audio (0: video only)")
+        ] = True,
         range_header: Annotated[str | None, Header(alias="range")] = None,
     ) -> Response:
         begin, until = parse_time(start, "start"), parse_time(end, "end")
@@ -147,7 +175,7 @@ def playback_router(
             raise HTTPException(400, str(exc)) from None
         except Unsatisfiable:
             pass
-        clip = await get_clip(token, camera, begin, until)
+        clip = await get_clip(token, camera, begin, until, audio)
         size = len(clip.data)
         headers = _headers(clip)
         try:

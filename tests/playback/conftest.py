@@ -6,21 +6,30 @@ fragmented-MP4 pieces of ``seconds`` cut on keyframes, the way the recorder writ
 box after every fragment), and ``write_segments`` stores them through a real
 ``SegmentStore`` with consecutive wall-clock start/end times. ``SourceClip.packets`` is
 the ground truth: the bytes of every frame in order.
+
+Audio: ``audio_source(rate)`` is an AAC track (mono, 1024 samples a frame, a different
+noise in every frame) as long as the video; a segment given one carries, like the
+recorder's, the audio frames that start within its video (pts 0 = its first video frame),
+muxed by the same fragmenting muxer. ``AudioSource.packets`` is its ground truth.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
+import numpy as np
 import pytest
+from av.audio.codeccontext import AudioCodecContext
 
 from nvr.clock import FakeClock
 from nvr.crypto import X25519Identity
@@ -38,6 +47,21 @@ class SourceClip:
     path: Path
     packets: list[bytes]  # every frame's bytes, in order (frame i at i / FPS seconds)
     keyframes: list[int]  # indexes of keyframes
+
+
+@dataclass
+class AudioSource:
+    path: Path
+    rate: int
+    packets: list[bytes]  # every frame's bytes, in order (frame k at k * FRAME / rate s)
+
+    def frame_at(self, seconds: Fraction) -> int:
+        """The first frame that starts at or after ``seconds``."""
+        return -(-seconds * self.rate // FRAME)
+
+
+AUDIO_SECONDS = 24
+FRAME = 1024  # samples per AAC frame
 
 
 @dataclass
@@ -61,29 +85,49 @@ def _with_free_boxes(data: bytes) -> bytes:
     return bytes(out)
 
 
-def fragmented_piece(source: SourceClip, first: int, last: int) -> bytes:
-    """Frames ``first..last`` (inclusive; ``first`` a keyframe) as a fragmented MP4."""
+def fragmented_piece(
+    source: SourceClip, first: int, last: int, audio: AudioSource | None = None
+) -> bytes:
+    """Frames ``first..last`` (inclusive; ``first`` a keyframe) as a fragmented MP4, with
+    the audio frames that start within them."""
     buffer = io.BytesIO()
-    with av.open(str(source.path)) as src:
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(av.open(str(source.path)))
         vin = src.streams.video[0]
         options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
-        with av.open(buffer, "w", format="mp4", options=options) as out:
-            vout = out.add_stream_from_template(vin)
-            base: int | None = None
-            for index, packet in enumerate(p for p in src.demux(vin) if p.dts is not None):
-                if index < first:
-                    continue
-                if index > last:
-                    break
-                assert packet.pts is not None
-                assert packet.dts is not None
-                if base is None:
-                    base = packet.pts
-                packet.pts -= base
-                packet.dts -= base
-                packet.duration = 0  # like the recorder: the muxer works durations out
-                packet.stream = vout
-                out.mux(packet)
+        out = stack.enter_context(av.open(buffer, "w", format="mp4", options=options))
+        vout = out.add_stream_from_template(vin)
+        timed: list[tuple[Fraction, av.Packet[Any]]] = []
+        base: int | None = None
+        for index, packet in enumerate(p for p in src.demux(vin) if p.dts is not None):
+            if index < first:
+                continue
+            if index > last:
+                break
+            assert packet.pts is not None
+            assert packet.dts is not None
+            if base is None:
+                base = packet.pts
+            packet.pts -= base
+            packet.dts -= base
+            packet.duration = 0  # like the recorder: the muxer works durations out
+            packet.stream = vout
+            timed.append((Fraction(index - first, FPS), packet))
+        if audio is not None:
+            ain = stack.enter_context(av.open(str(audio.path)))
+            aout = out.add_stream_from_template(ain.streams.audio[0])
+            aout.time_base = Fraction(1, audio.rate)
+            zero = Fraction(first, FPS) * audio.rate  # audio ticks at the first video frame
+            lo, hi = audio.frame_at(Fraction(first, FPS)), audio.frame_at(Fraction(last + 1, FPS))
+            for k, sound in enumerate(p for p in ain.demux(ain.streams.audio[0]) if p.size):
+                if lo <= k < hi:
+                    sound.pts = sound.dts = int(k * FRAME - zero)
+                    sound.time_base = aout.time_base
+                    sound.duration = FRAME
+                    sound.stream = aout
+                    timed.append((Fraction(k * FRAME, audio.rate) - Fraction(first, FPS), sound))
+        for _, packet in sorted(timed, key=lambda item: item[0]):
+            out.mux(packet)
     return _with_free_boxes(buffer.getvalue())
 
 
@@ -94,10 +138,13 @@ def write_segments(
     overlap: bool = False,
     holes: dict[int, float] | None = None,
     camera: str = CAMERA,
+    audio: Sequence[AudioSource | None] | AudioSource | None = None,
 ) -> list[SegmentRecord]:
     """Segments from frame ``bounds[i]`` to ``bounds[i + 1]`` (keyframes). ``overlap``:
     each segment also carries the next one's first frame; ``holes[i]``: seconds of
-    recording missing before segment ``i`` (its index times move later)."""
+    recording missing before segment ``i`` (its index times move later); ``audio``: the
+    audio of every segment, or of each (``None``: video only)."""
+    tracks = audio if isinstance(audio, Sequence) else [audio] * (len(bounds) - 1)
     records = []
     shift = 0.0
     for i, (first, stop) in enumerate(itertools.pairwise(bounds)):
@@ -106,7 +153,7 @@ def write_segments(
         start = T0 + timedelta(seconds=first / FPS + shift)
         end = T0 + timedelta(seconds=(last + 1) / FPS + shift)
         segment = kit.store.open_segment(camera, start)
-        segment.write(fragmented_piece(kit.source, first, last))
+        segment.write(fragmented_piece(kit.source, first, last, tracks[i]))
         records.append(segment.close(end))
     return records
 
@@ -125,6 +172,56 @@ def segment_source(synthetic_clip_factory: SyntheticClipFactory) -> SourceClip:
             if packet.is_keyframe:
                 keyframes.append(index)
     return SourceClip(clip.path, packets, keyframes)
+
+
+def _encode_audio(path: Path, rate: int) -> list[bytes]:
+    """``AUDIO_SECONDS`` of seeded noise, AAC-encoded and stored in ``path`` (an M4A whose
+    frame ``k`` is at ``k * FRAME`` ticks); the frames' bytes, in order."""
+    noise = np.random.default_rng(rate).uniform(-0.5, 0.5, AUDIO_SECONDS * rate + FRAME)
+    encoder = av.CodecContext.create("aac", "w")
+    assert isinstance(encoder, AudioCodecContext)
+    encoder.sample_rate, encoder.layout, encoder.format = rate, "mono", "fltp"
+    encoder.time_base = Fraction(1, rate)
+    encoder.open()
+    packets: list[bytes] = []
+    for k in range(len(noise) // FRAME):
+        frame = av.AudioFrame.from_ndarray(
+            noise[k * FRAME : (k + 1) * FRAME].astype(np.float32)[None, :], "fltp", "mono"
+        )
+        frame.sample_rate, frame.pts = rate, k * FRAME
+        packets += [bytes(p) for p in encoder.encode(frame)]
+    packets += [bytes(p) for p in encoder.encode(None)]
+    packets = packets[: AUDIO_SECONDS * rate // FRAME]
+    assert len(set(packets)) == len(packets), "every frame must be told apart"
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=rate)
+        assert isinstance(stream.codec_context, AudioCodecContext)
+        stream.codec_context.layout = "mono"
+        stream.codec_context.extradata = encoder.extradata
+        stream.time_base = Fraction(1, rate)
+        for k, data in enumerate(packets):
+            packet = av.Packet(data)
+            packet.pts = packet.dts = k * FRAME
+            packet.duration = FRAME
+            packet.time_base = stream.time_base
+            packet.stream = stream
+            out.mux(packet)
+    return packets
+
+
+@pytest.fixture(scope="session")
+def audio_source(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], AudioSource]:
+    """``audio_source(rate)``: the AAC track at ``rate`` Hz (encoded once per rate)."""
+    root = tmp_path_factory.mktemp("audio")
+    made: dict[int, AudioSource] = {}
+
+    def make(rate: int = 16000) -> AudioSource:
+        if rate not in made:
+            path = root / f"noise-{rate}.m4a"
+            made[rate] = AudioSource(path, rate, _encode_audio(path, rate))
+        return made[rate]
+
+    return make
 
 
 @pytest.fixture

@@ -1,15 +1,18 @@
 """The clip route over HTTP (httpx ASGITransport against ``create_app`` + the router):
-ranges, errors, unlock, the short cache and one audit entry per built clip."""
+ranges, errors, unlock, audio on or off, the short cache and one audit entry per built
+clip. The segments carry an AAC track, as the recorder writes it when audio is on."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import io
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
 from fastapi import Depends
@@ -25,7 +28,7 @@ from nvr.service.unlock import UnlockManager
 from nvr.storage.segments import SegmentStore
 from nvr.web.app import create_app, require_local
 from nvr.web.playback import playback_router
-from tests.playback.conftest import CAMERA, T0, Kit, SourceClip, write_segments
+from tests.playback.conftest import CAMERA, T0, AudioSource, Kit, SourceClip, write_segments
 
 PASS = b"sunny-Meadow-42-quietly"
 URL = f"/api/v1/cameras/{CAMERA}/clip"
@@ -58,7 +61,9 @@ def no_status() -> ServiceStatus:
 
 
 @pytest.fixture
-async def web(tmp_path: Path, segment_source: SourceClip) -> AsyncIterator[Web]:
+async def web(
+    tmp_path: Path, segment_source: SourceClip, audio_source: Callable[[int], AudioSource]
+) -> AsyncIterator[Web]:
     clock = FakeClock()
     keys = KeyStore(tmp_path / "keys")
     keys.init(PASS, log_n=15, now=datetime(2026, 1, 1, tzinfo=UTC))
@@ -74,7 +79,15 @@ async def web(tmp_path: Path, segment_source: SourceClip) -> AsyncIterator[Web]:
     engine = make_engine(url)
     store = SegmentStore(data_dir, session_factory(engine), keys.recipients, clock)
     write_segments(
-        Kit(store, X25519Identity.generate(), clock, [], segment_source), [0, 30, 60, 90]
+        Kit(store, X25519Identity.generate(), clock, [], segment_source),
+        [0, 30, 60, 90],
+        audio=audio_source(16000),
+    )
+    write_segments(
+        Kit(store, X25519Identity.generate(), clock, [], segment_source),
+        [0, 30, 60],
+        camera="porch",
+        audio=[audio_source(16000), None],
     )
     manager = UnlockManager(keys, clock, record)
     app = create_app(status=no_status, unlock=manager)
@@ -124,7 +137,8 @@ async def test_whole_clip_and_byte_ranges(web: Web) -> None:
         assert part.headers["content-range"] == f"bytes {first}-{last}/{size}"
         assert part.headers["accept-ranges"] == "bytes"
         assert part.content == body[first : last + 1]
-    assert web.views() == [{"camera": CAMERA, "start": iso(2.5), "end": iso(8.5)}]
+    assert full.headers["porchlight-audio"] == "aac"
+    assert web.views() == [{"camera": CAMERA, "start": iso(2.5), "end": iso(8.5), "audio": True}]
 
 
 async def test_unsatisfiable_and_bad_ranges(web: Web) -> None:
@@ -205,3 +219,51 @@ async def test_tampered_footage_is_409_not_500(web: Web, tmp_path: Path) -> None
     assert r.status_code == 409
     assert "failed authentication" in r.json()["error"]
     assert web.views() == []
+
+
+def track_types(data: bytes) -> list[str]:
+    with av.open(io.BytesIO(data), "r") as container:
+        return sorted(stream.type for stream in container.streams)
+
+
+async def test_audio_on_by_default_off_on_request(web: Web) -> None:
+    with_audio = await web.client.get(URL, params=CLIP, headers=web.auth())
+    assert with_audio.headers["porchlight-audio"] == "aac"
+    assert track_types(with_audio.content) == ["audio", "video"]
+    for value in ("0", "false"):
+        silent = await web.client.get(URL, params={**CLIP, "audio": value}, headers=web.auth())
+        assert silent.status_code == 200
+        assert silent.headers["porchlight-audio"] == "omitted (not requested)"
+        assert track_types(silent.content) == ["video"]
+        assert (
+            silent.headers["porchlight-clip-start"] == with_audio.headers["porchlight-clip-start"]
+        )
+        assert silent.headers["porchlight-clip-end"] == with_audio.headers["porchlight-clip-end"]
+    # Cached apart (one build each way), and byte ranges come from the right one.
+    part = await web.client.get(
+        URL, params={**CLIP, "audio": "0"}, headers=web.auth(Range="bytes=0-99")
+    )
+    assert part.status_code == 206
+    assert part.content == silent.content[:100]
+    assert part.headers["porchlight-audio"] == "omitted (not requested)"
+    again = await web.client.get(URL, params={**CLIP, "audio": "1"}, headers=web.auth())
+    assert again.content == with_audio.content
+    assert [view["audio"] for view in web.views()] == [True, False]
+    bad = await web.client.get(URL, params={**CLIP, "audio": "loud"}, headers=web.auth())
+    assert bad.status_code == 422
+    assert len(web.views()) == 2
+
+
+async def test_audio_header_when_the_footage_has_none_or_not_all(web: Web) -> None:
+    url = "/api/v1/cameras/porch/clip"  # audio in its first segment only
+    mixed = await web.client.get(
+        url, params={"start": iso(1.5), "end": iso(4.5)}, headers=web.auth()
+    )
+    assert mixed.status_code == 200
+    assert mixed.headers["porchlight-audio"] == "omitted (not in every segment)"
+    assert track_types(mixed.content) == ["video"]
+    none = await web.client.get(
+        url, params={"start": iso(3.5), "end": iso(5.5)}, headers=web.auth()
+    )
+    assert none.headers["porchlight-audio"] == "none"
+    assert [view["audio"] for view in web.views()] == [False, False]
