@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nvr.db.models import CAMERA_NAME_MAX, Camera, ServiceRun
@@ -41,11 +42,19 @@ def ensure_cameras(session: Session, names: Iterable[str], now: datetime) -> dic
         return {}
     rows = session.execute(select(Camera.name, Camera.id).where(Camera.name.in_(wanted)))
     known = {row.name: row.id for row in rows}
-    new = [Camera(name=name, created_at=now) for name in wanted if name not in known]
-    if new:
-        session.add_all(new)
-        session.flush()
-        known.update((camera.name, camera.id) for camera in new)
+    for name in wanted:
+        if name in known:
+            continue
+        # Another connection may register the same camera between our select and insert
+        # (two event writers at once): the unique name then fails only this savepoint,
+        # and the row the other one made is the answer.
+        try:
+            with session.begin_nested():
+                camera = Camera(name=name, created_at=now)
+                session.add(camera)
+            known[name] = camera.id
+        except IntegrityError:
+            known[name] = session.execute(select(Camera.id).where(Camera.name == name)).scalar_one()
     return {name: known[name] for name in wanted}
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.clock import FakeClock
@@ -43,6 +43,26 @@ def test_ensure_cameras_registers_once(sessions: sessionmaker[Session]) -> None:
     assert sorted(rows) == ["garage", "porch", "side-gate"]  # garage left in place
     assert rows["porch"].created_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert rows["side-gate"].created_at == datetime(2026, 1, 1, 1, tzinfo=UTC)
+
+
+def test_ensure_cameras_when_another_writer_registers_the_same_camera_first(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Two event writers for a new camera at once: the loser finds the winner's row."""
+    clock = FakeClock()
+    raced: list[int] = []
+
+    def other_writer_wins(session: Session, *_: object) -> None:
+        if not raced:
+            with sessions.begin() as other:
+                raced.append(repo.ensure_cameras(other, ["porch"], clock.wall())["porch"])
+
+    with sessions.begin() as session:
+        event.listen(session, "before_flush", other_writer_wins)
+        ids = repo.ensure_cameras(session, ["porch", "garage"], clock.wall())
+    assert ids["porch"] == raced[0]
+    with sessions() as session:
+        assert sorted(session.execute(select(Camera.name)).scalars()) == ["garage", "porch"]
 
 
 def test_ensure_cameras_with_nothing_to_do(sessions: sessionmaker[Session]) -> None:
