@@ -12,8 +12,10 @@ One run:
    packages (``SERVER_PACKAGES``); ``server_unavailable_reason()`` says what is missing.
    One server, one shared mount; every camera is a separate RTSP session (TCP) to it, so
    the server's single pipeline costs the same whatever N (its CPU is reported apart).
-3. For each camera count N, in a fresh child process (spawned): N ``StreamReader`` + N ``Recorder``
-   (continuous, ``segment_seconds``) writing through one ``SegmentStore`` over a migrated
+3. For each camera count N, in a fresh child process (spawned; it imports the ``nvr`` CLI
+   and the service runner, ``SERVICE_MODULES``, so its baseline RSS is the service's):
+   N ``StreamReader`` + N ``Recorder`` (continuous, ``segment_seconds``, the service's
+   ``RECORDER_QUEUE``) writing through one ``SegmentStore`` over a migrated
    SQLite index in a fresh folder inside ``directory`` (same filesystem as the data dir).
    Once every reader has its first packet, a window of ``seconds`` is measured: process
    CPU (``time.process_time``, all threads) over wall time as % of one core, and per
@@ -33,8 +35,8 @@ fresh folder inside ``directory``, removed at the end.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
-import multiprocessing
 import os
 import selectors
 import shutil
@@ -43,24 +45,29 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
 
 from nvr.capture import StreamReader
 from nvr.clock import SystemClock
 from nvr.crypto import X25519Identity
 from nvr.db import default_sqlite_url, make_engine, session_factory, upgrade
-from nvr.demo.scene import make_scene
 from nvr.playback.clip import build_clip
 from nvr.record.gaps import GapLog
 from nvr.record.recorder import Recorder
+from nvr.service.cameras import RECORDER_QUEUE
 from nvr.storage.segments import SegmentStore
+
+if TYPE_CHECKING:
+    # Only the parent process encodes the clip (NumPy, and OpenCV through the demo scene);
+    # importing them at module level would put them in every recording child's RSS,
+    # which the service itself never loads.
+    import numpy as np
 
 GST_PYTHON = Path("/usr/bin/python3")
 SERVER_SCRIPT = (
@@ -85,7 +92,10 @@ CLIP_FILE_SECONDS = 60
 SEGMENT_SECONDS = 20.0
 CLIP_SECONDS = 60.0
 PLAYBACK_REPEAT = 5
-SUBSCRIPTION_SIZE = 256
+# What ``nvr serve`` has loaded before its first camera starts: the recording child
+# imports the same, so its RSS is the service's (CLI and web app included), not just the
+# record path's.
+SERVICE_MODULES = ("nvr.cli", "nvr.service.runner")
 CONNECT_TIMEOUT = 30.0
 # A camera "lost" packets if it got fewer than expected by more than this share of a
 # second's frames (the window's two ends are not aligned to frames).
@@ -266,6 +276,8 @@ def clip_name(width: int, height: int, fps: int, seconds: int, bitrate: int, gop
 
 
 def _noise_tiles(height: int, width: int, count: int = 8) -> list[np.ndarray]:
+    import numpy as np
+
     rng = np.random.default_rng(0)
     return [rng.integers(-12, 13, size=(height, width, 1), dtype=np.int16) for _ in range(count)]
 
@@ -275,6 +287,10 @@ def encode_source(
 ) -> None:
     """Encode the demo scene plus noise at ``bitrate`` (libx264 ABR, fixed GOP, no
     B-frames, as cameras send) into ``path`` (written aside, then renamed)."""
+    import numpy as np
+
+    from nvr.demo.scene import make_scene
+
     scene = make_scene("demo", width=width, height=height, fps=fps, seed=0)
     g = max(1, round(fps * gop))
     tiles = _noise_tiles(height, width)
@@ -424,12 +440,14 @@ def run_cameras(
 ) -> RunResult:
     """Record ``cameras`` sessions of ``url`` for ``seconds``; see the module docstring."""
     say = progress or (lambda _: None)
+    for module in SERVICE_MODULES:
+        importlib.import_module(module)
     identity = X25519Identity.generate()
     with _store(folder, identity) as (store, gap_log):
         clock = store.clock
         names = [f"cam{i:02d}" for i in range(cameras)]
         readers = [StreamReader(f"{name}/main", url, clock=clock) for name in names]
-        subs = [reader.subscribe(SUBSCRIPTION_SIZE) for reader in readers]
+        subs = [reader.subscribe(RECORDER_QUEUE) for reader in readers]
         recorders = [
             Recorder(name, sub, store, clock, segment_seconds=segment_seconds, on_gap=gap_log)
             for name, sub in zip(names, subs, strict=True)
@@ -581,6 +599,11 @@ def run(
                 say(f"recording {n} camera(s) for {seconds:g} s (fresh process)")
                 # A fresh process per N: its RSS is that N's alone (freed memory is not
                 # always given back to the OS, so a previous run would inflate it).
+                # Imported here, not at the top: every ``nvr`` command loads this module
+                # (for the CLI's defaults), and only a run needs a process pool.
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
                 spawn = multiprocessing.get_context("spawn")
                 with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
                     future = pool.submit(

@@ -9,10 +9,14 @@ the device service URL, then the name and hardware its scopes give.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 
-from nvr.onvif.discovery import DiscoveredDevice, discover
+if TYPE_CHECKING:
+    # nvr.onvif loads zeep, lxml and aiohttp: only ``discover`` needs them, not every
+    # ``nvr`` command (nor the service, which imports this package).
+    from nvr.onvif.discovery import DiscoveredDevice
 
 INTERFACE = typer.Option(
     ...,
@@ -37,6 +41,8 @@ def describe(device: DiscoveredDevice) -> str:
 
 def discover_command(interface: str = INTERFACE, timeout: float = TIMEOUT) -> None:
     """Find ONVIF cameras on one LAN interface (WS-Discovery)."""
+    from nvr.onvif.discovery import discover
+
     devices = asyncio.run(discover(interface, timeout))
     if not devices:
         typer.echo(f"No ONVIF camera answered on {interface} within {timeout:g} s.")

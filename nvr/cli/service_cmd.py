@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -14,7 +15,11 @@ from nvr.clock import SystemClock
 from nvr.config import Config
 from nvr.logs import setup_logging
 from nvr.service.box import CLI_OWNER, Box
-from nvr.service.runner import Ready, Service
+
+if TYPE_CHECKING:
+    # The runner brings the web app (FastAPI, Starlette, Jinja2, uvicorn): imported by
+    # _run only, so the other ``nvr`` commands start without it.
+    from nvr.service.runner import Ready
 
 
 def _announce(ready: Ready) -> None:
@@ -46,6 +51,8 @@ def _demo_keys(passphrase_file: Path, work_factor: int | None) -> Callable[[Box]
 
 
 def _run(cfg: Config, *, demo: bool, on_box: Callable[[Box], None] | None = None) -> None:
+    from nvr.service.runner import Service
+
     setup_logging(cfg.logging.level, cfg.logging.format)
     service = Service(cfg, clock=SystemClock(), demo=demo, on_ready=_announce, on_box=on_box)
     asyncio.run(service.run())

@@ -16,6 +16,11 @@ There is no ``alembic.ini``: ``alembic_config()`` builds the configuration, poin
 ``script_location`` at the ``nvr.db:migrations`` package resource (works from a wheel as
 well as a checkout) and hands ``env.py`` the open connection. Alembic never configures
 logging here; its INFO lines go wherever the application's logging sends them.
+
+Alembic costs ~11 MB of resident memory for as long as a process lives, and the service
+only needs it when a migration is due. So ``current`` reads the ``alembic_version`` table
+with plain SQL, ``HEAD`` names the newest revision (a test keeps it equal to the scripts'
+head), and ``upgrade`` to head on a database already there returns without importing it.
 """
 
 from __future__ import annotations
@@ -24,25 +29,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
-from sqlalchemy import Connection, make_url, text
+from sqlalchemy import Connection, inspect, make_url, text
 
 from nvr.db.engine import database_errors, make_engine
 from nvr.errors import UserError
 from nvr.secrets import mask_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 SCRIPT_LOCATION = "nvr.db:migrations"
+HEAD = "0005"  # the newest script's revision; tests/db/test_migrate.py checks it
+VERSION_TABLE = "alembic_version"
 
 # Any constant works; it only has to be the same in every Porchlight process.
 _PG_MIGRATION_LOCK = 0x6E7672_6462  # "nvr" "db"
 
-_Step = Callable[[Config], None]
+_Step = Callable[["Config"], None]
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class Migration:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for our scripts; ``env.py`` runs on ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     if connection is not None:
@@ -67,7 +74,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head() -> str:
-    """The newest revision this code knows."""
+    """The newest revision this code knows, from the scripts themselves."""
+    from alembic.script import ScriptDirectory
+
     revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if revision is None:  # pragma: no cover - the package always ships 0001
         raise RuntimeError("no migration scripts found")
@@ -76,6 +85,10 @@ def head() -> str:
 
 def is_known(revision: str) -> bool:
     """Whether ``revision`` is one of this code's migrations (else a newer one wrote it)."""
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     try:
         return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
     except (CommandError, RevisionError):
@@ -89,22 +102,42 @@ def current(url: str) -> str | None:
     engine = make_engine(url)
     try:
         with database_errors(url), engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return _revision(connection)
     finally:
         engine.dispose()
 
 
+def _revision(connection: Connection) -> str | None:
+    """What Alembic's version table says (one row, or none before the first migration)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) > 1:
+        raise UserError(f"database has {len(rows)} schema revisions: {', '.join(rows)}")
+    return str(rows[0]) if rows else None
+
+
 def upgrade(url: str, revision: str = "head") -> Migration:
     """Migrate the database at ``url`` up to ``revision`` (default: head)."""
+    if revision == "head":
+        before = current(url)
+        if before == HEAD:
+            return Migration(before=before, after=before)
+    from alembic import command
+
     return _run(url, lambda config: command.upgrade(config, revision))
 
 
 def downgrade(url: str, revision: str) -> Migration:
     """Migrate the database at ``url`` down to ``revision`` (``base`` empties it)."""
+    from alembic import command
+
     return _run(url, lambda config: command.downgrade(config, revision))
 
 
 def _run(url: str, step: _Step) -> Migration:
+    from alembic.runtime.migration import MigrationContext
+
     engine = make_engine(url)
     try:
         with database_errors(url), _alembic_errors(url), engine.connect() as connection:
@@ -164,6 +197,9 @@ def _check_foreign_keys(connection: Connection) -> None:
 
 @contextmanager
 def _alembic_errors(url: str) -> Iterator[None]:
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     try:
         yield
     except (CommandError, RevisionError) as e:

@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from zxcvbn import zxcvbn
 
 from nvr.errors import UserError
 
@@ -81,6 +80,9 @@ def check_strength(passphrase: bytes | bytearray, context: Sequence[str] = ()) -
             f"the passphrase is too short ({len(text)} characters; at least {MIN_LENGTH})",
             hint="a few unrelated words make a long passphrase that is easy to remember",
         )
+    # zxcvbn's dictionaries take ~12 MB: loaded when a passphrase is set, not by every process.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(text[:100], user_inputs=["porchlight", "nvr", "doorbell", *context])
     if result["score"] < MIN_SCORE:
         feedback = result["feedback"]

@@ -27,6 +27,7 @@ the two tracks by dts; fragments still start at video keyframes.
 
 from __future__ import annotations
 
+import io
 import logging
 import struct
 from collections.abc import Mapping
@@ -35,7 +36,7 @@ from typing import Any
 
 import av
 from av.audio.codeccontext import AudioCodecContext
-from av.container import OutputContainer
+from av.container import InputContainer, OutputContainer
 from av.video.codeccontext import VideoCodecContext
 
 from nvr.capture import StreamInfo
@@ -112,6 +113,37 @@ class _SegmentSink:
         return len(data)
 
 
+# Raw elementary-stream demuxers, by codec: used to make a template stream (below).
+_RAW_FORMATS = {"h264": "h264", "hevc": "hevc"}
+
+
+def _video_stream(container: OutputContainer, codec: str, extradata: bytes | None) -> Any:
+    """The output video stream, set up for stream copy without opening an encoder.
+
+    ``add_stream("h264")`` makes an *encoder* context, and PyAV opens it when it writes the
+    header: libx264 at the camera's resolution, once per segment. At 1080p that held ~8 MB
+    resident per camera (x264 asks for transparent huge pages for its buffers, so each
+    2 MB region it touches is resident whole), for an encoder that never sees a frame.
+    Opened for MP4's global header, x264 also replaced the extradata set here with its
+    own SPS/PPS, so the file's ``avcC`` described x264's settings, not the camera's
+    (players decoded anyway from the parameter sets repeated before each keyframe).
+
+    A stream copied from a template gets a decoder context that PyAV never opens, which
+    is all a remux needs. The template is a throwaway raw-stream demuxer over the
+    parameter sets alone: no slice, so nothing is decoded (FFmpeg says it "could not find
+    codec parameters", which only shows if libav logging is turned on). Width, height,
+    time base and extradata are then set from the camera's ``StreamInfo`` as before.
+    Codecs without a raw demuxer here, or without parameter sets, keep ``add_stream``."""
+    fmt = _RAW_FORMATS.get(codec)
+    if fmt is None or not extradata:
+        return container.add_stream(codec)
+    with av.open(
+        io.BytesIO(extradata), "r", format=fmt, options={"probesize": "32", "analyzeduration": "0"}
+    ) as template:
+        assert isinstance(template, InputContainer)
+        return container.add_stream_from_template(template.streams.video[0], opaque=True)
+
+
 class SegmentMuxer:
     """One segment's fMP4 muxer; see the module docstring. Not thread-safe."""
 
@@ -141,7 +173,7 @@ class SegmentMuxer:
         assert isinstance(container, OutputContainer)
         self._container = container
         try:
-            stream = container.add_stream(info.codec)
+            stream = _video_stream(container, info.codec, extradata)
             ctx = stream.codec_context
             if not isinstance(ctx, VideoCodecContext):
                 raise ValueError(f"{info.codec} is not a video codec")

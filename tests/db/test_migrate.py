@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -120,6 +122,23 @@ def test_upgrade_twice_is_a_no_op(db_url: str) -> None:
     again = migrate.upgrade(db_url)
     assert not again.changed
     assert again.after == migrate.head()
+
+
+def test_head_constant_is_the_scripts_head() -> None:
+    assert scripts().get_current_head() == migrate.HEAD
+
+
+def test_an_up_to_date_database_does_not_load_alembic(sqlite_url: str) -> None:
+    migrate.upgrade(sqlite_url)
+    code = (
+        "import sys\n"
+        "from nvr.db import migrate\n"
+        f"result = migrate.upgrade({sqlite_url!r})\n"
+        "assert not result.changed, result\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_round_trip_head_base_head(db_url: str) -> None:
