@@ -20,6 +20,7 @@ from nvr.cli import (
     config_cmd,
     db_cmd,
     keys_cmd,
+    motion_cmd,
     onvif_cmd,
     service_cmd,
     storage_cmd,
@@ -42,6 +43,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(storage_cmd.app, name="storage")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(motion_cmd.app, name="motion")
 service_cmd.register(app)
 
 

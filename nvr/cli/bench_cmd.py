@@ -13,7 +13,7 @@ import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.table import Table
 from nvr.bench import document, record, storage
 from nvr.bench.machine import Machine, describe
 from nvr.errors import UserError
+
+if TYPE_CHECKING:
+    from nvr.bench import motion
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -306,3 +309,79 @@ def record_command(
         progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
     )
     _report(out, "record", result, machine, record_table(result), record_summary(result), json_file)
+
+
+def motion_table(result: motion.MotionResult) -> Table:
+    d, c = result.detector, result.camera
+    table = Table(
+        title=f"motion, '{result.scene}' scene: detector at {d.width}x{d.height}; camera "
+        f"{c.width}x{c.height} H.264 {c.source_fps} fps ({c.bitrate_kbps:.0f} kbit/s), "
+        f"{c.analysis_fps:g} fps analysed",
+        title_justify="left",
+    )
+    for heading in ("stage", "median µs/frame", "p90 µs/frame", "CPU ms per s", "% of a core"):
+        table.add_column(heading, justify="left" if heading == "stage" else "right")
+    table.add_row(
+        f"Detector.process ({d.frames} frames x {d.passes})",
+        f"{d.median_us:.0f}",
+        f"{d.p90_us:.0f}",
+        f"{d.median_us * c.analysis_fps / 1000:.2f}",
+        f"{d.median_us * c.analysis_fps / 10_000:.2f}",
+    )
+    for name, ms in (
+        (f"decode (all {c.frames_decoded} frames)", c.decode_ms_per_s),
+        (f"luma + resize ({c.frames_analysed} frames)", c.luma_ms_per_s),
+        (f"detect ({c.frames_analysed} frames)", c.detect_ms_per_s),
+        ("total per camera", c.total_ms_per_s),
+    ):
+        table.add_row(name, "", "", f"{ms:.2f}", f"{ms / 10:.2f}")
+    return table
+
+
+def motion_summary(result: motion.MotionResult) -> list[str]:
+    d, c = result.detector, result.camera
+    return [
+        f"detector median <= {d.target_median_us:g} µs per analysed frame: "
+        f"{_verdict(d.met)} ({d.median_us:.0f} µs; mean {d.mean_us:.0f} µs)",
+        f"cameras with motion on {result.usable_cpus} core(s) at {result.budget:.0%} of each: "
+        f"{result.cameras_fit} (motion only: decode + luma + detect, "
+        f"{c.core_percent:.2f}% of a core each)",
+        f"decoder as the live worker sets it: {c.decoder}; CPU = time.process_time, "
+        f"median of {c.repeat} runs over {c.video_seconds:g} s of video",
+    ]
+
+
+@app.command("motion")
+def motion_command(
+    passes: Annotated[
+        int,
+        typer.Option("--passes", min=1, help="Passes of the detector over the scene.", metavar="N"),
+    ] = 20,
+    repeat: Annotated[
+        int,
+        typer.Option("--repeat", min=1, help="Decode runs (the median is reported).", metavar="N"),
+    ] = 5,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
+        ),
+    ] = None,
+) -> None:
+    """Motion detection's cost: the detector per analysed frame (320x180, decode
+    excluded), decoding a 640x360 15 fps sub-stream analysed at 5 fps, the total per
+    camera, and how many cameras with motion fit on this machine."""
+    from nvr.bench import motion as bench
+
+    where = Path(tempfile.gettempdir())
+    err = Console(stderr=True)
+    out = Console(width=max(100, Console().width))
+    machine = describe(where)
+    result = bench.run(
+        where,
+        passes=passes,
+        repeat=repeat,
+        cpus=machine.usable_cpus,
+        progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
+    )
+    _report(out, "motion", result, machine, motion_table(result), motion_summary(result), json_file)

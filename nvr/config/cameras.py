@@ -35,6 +35,9 @@ Point = tuple[Fraction, Fraction]
 Polygon = Annotated[list[Point], Field(min_length=3)]
 
 
+Sensitivity = Literal["low", "medium", "high"]
+
+
 class MotionZone(Section):
     """An area of the picture; motion in it raises an event tagged with the zone's name."""
 
@@ -42,6 +45,8 @@ class MotionZone(Section):
     """Shown on events and used to filter notifications; unique within the camera."""
     points: Polygon
     """Corners of the polygon, `[x, y]` fractions of the picture (0..1), at least three."""
+    sensitivity: Sensitivity | None = None
+    """This zone's own sensitivity, instead of the camera's `motion.sensitivity`."""
 
 
 class MotionMask(Section):
@@ -58,8 +63,16 @@ class MotionConfig(Section):
 
     enabled: bool = True
     """Detect motion on this camera."""
-    sensitivity: Literal["low", "medium", "high"] = "medium"
+    sensitivity: Sensitivity = "medium"
     """How little change counts as motion: `high` catches more, with more false alarms."""
+    fps: float = Field(default=5.0, gt=0, le=30)
+    """Frames analysed per second; frames in between are skipped, never queued."""
+    analysis_height: int = Field(default=180, ge=72, le=720)
+    """Height in pixels the picture is scaled to for analysis (the width keeps the aspect)."""
+    start_frames: int = Field(default=2, ge=1, le=50)
+    """Consecutive analysed frames with motion needed to start an event."""
+    quiet_seconds: float = Field(default=6.0, gt=0, le=600)
+    """Seconds without motion after which an event ends."""
     zones: list[MotionZone] = Field(default_factory=list)
     """Named areas; with none, the whole picture (minus masks) is one zone."""
     masks: list[MotionMask] = Field(default_factory=list)

@@ -258,3 +258,165 @@ class SensorNoise:
         noise = rng.standard_normal(frame.shape, dtype=np.float32) * self.sigma
         np.clip(frame + noise, 0, 255, out=noise)
         frame[:] = noise.astype(np.uint8)
+
+
+_SETTLE = 0.25  # seconds
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A visitor who walks up, stands at the door and moves only now and then.
+
+    While standing they are perfectly still (drawn, not motion) except during
+    ``moves``: (start, seconds) spans counted from their arrival at the door, in which
+    they sway and raise an arm to the bell, and which are motion, as are the first
+    ``_SETTLE`` seconds after arriving and after each move (the frames showing the last
+    change of pose).
+    """
+
+    layout: Layout
+    start: float
+    stay: float
+    sprites: PersonSprites
+    moves: tuple[tuple[float, float], ...] = ((1.0, 1.0), (4.0, 0.8), (7.5, 1.2))
+    from_left: bool = True
+
+    def _visit(self) -> Visit:
+        return Visit(start=self.start, from_left=self.from_left, stay=self.stay)
+
+    def duration(self) -> float:
+        return self._visit().timing(self.layout)[3]
+
+    def placements(self, t: float) -> Sequence[Placement]:
+        visit = self._visit()
+        _x_out, x_door, walk, total = visit.timing(self.layout)
+        rel = t - self.start
+        if rel < 0 or rel >= total:
+            return []
+        stay_t = rel - walk
+        if stay_t < 0 or stay_t >= self.stay:
+            placed = visit_placement(visit, self.sprites, self.layout, t)
+            return [] if placed is None else [placed]
+        # Settling counts as moving: the frame that shows the last change of pose (the
+        # end of a step or a sway) is motion at that frame, as a detector sees it.
+        settling = stay_t < _SETTLE or any(
+            m0 + seconds <= stay_t < m0 + seconds + _SETTLE for m0, seconds in self.moves
+        )
+        sprite, x, moving = self.sprites.stand, x_door, settling
+        for m0, seconds in self.moves:
+            if m0 <= stay_t < m0 + seconds:
+                phase = (stay_t - m0) / seconds
+                x = x_door + 0.05 * self.layout.person_h * math.sin(2 * math.pi * phase)
+                sprite = self.sprites.ring if 0.25 <= phase < 0.75 else sprite
+                moving = True
+        if not self.from_left:
+            sprite = sprite.flipped()
+        return [Placement(sprite, round(x), self.layout.foot_y, moving=moving)]
+
+
+@dataclass(frozen=True)
+class EdgePeek:
+    """Someone who steps in at the left edge of the frame, turns and walks back out."""
+
+    layout: Layout
+    start: float
+    sprites: PersonSprites
+    depth: float = 0.2  # how far into the frame (fraction of the width) the body's centre gets
+
+    def duration(self) -> float:
+        h = int(self.sprites.stand.mask.shape[0])
+        return 2 * (self.depth * self.layout.width + 0.5 * h) / (_SPEED * h)
+
+    def placements(self, t: float) -> Sequence[Placement]:
+        lay, h = self.layout, self.sprites.stand.mask.shape[0]
+        rel, total = t - self.start, self.duration()
+        if rel < 0 or rel >= total:
+            return []
+        reach = self.depth * lay.width + 0.5 * h
+        distance = _SPEED * h * rel
+        leaving = distance > reach
+        x = -0.5 * h + (2 * reach - distance if leaving else distance)
+        phase = int(distance / (_STRIDE * h) * WALK_PHASES) % WALK_PHASES
+        sprite = self.sprites.walk[phase]
+        if leaving:
+            sprite = sprite.flipped()
+        return [Placement(sprite, round(x), lay.foot_y)]
+
+
+@dataclass(frozen=True)
+class SwayingTree:
+    """A tree in the wind: its pose changes every frame, so it is always motion (the
+    scenes that have one put a mask over it)."""
+
+    sprites: tuple[Sprite, ...]
+    x: int
+    y: int
+    period: float = 1.6  # seconds per sway cycle
+
+    def placements(self, t: float) -> Sequence[Placement]:
+        # Gusts: the sway's speed wobbles, so consecutive frames never repeat exactly.
+        phase = t / self.period + 0.15 * math.sin(2 * math.pi * t / 5.3)
+        k = int(phase * len(self.sprites)) % len(self.sprites)
+        return [Placement(self.sprites[k], self.x, self.y)]
+
+
+@dataclass(frozen=True)
+class LightJump:
+    """Sudden global brightness changes (a cloud, headlights, a porch lamp): the gain is
+    ``gains[k]`` from ``times[k]`` on (1.0 before the first)."""
+
+    times: tuple[float, ...] = (3.0, 7.0)
+    gains: tuple[float, ...] = (0.55, 1.0)
+
+    def gain(self, t: float) -> float:
+        k = bisect.bisect_right(self.times, t)
+        return 1.0 if k == 0 else self.gains[k - 1]
+
+    def apply(self, frame: Image, index: int, t: float) -> None:
+        gain = self.gain(t)
+        if gain != 1.0:
+            cv2.convertScaleAbs(frame, dst=frame, alpha=gain)
+
+
+@dataclass(frozen=True)
+class IRSwitch:
+    """The camera's day/night switch: from ``at`` seconds on the picture is gray, flat
+    (``contrast`` of the day's spread around a mid level) and noisier, as under IR light."""
+
+    at: float = 3.0
+    contrast: float = 0.35
+    level: float = 110.0
+    sigma: float = 3.0
+    seed: int = 0
+
+    def apply(self, frame: Image, index: int, t: float) -> None:
+        if t < self.at:
+            return
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        flat = self.level + self.contrast * (gray - float(gray.mean()))
+        rng = np.random.default_rng([self.seed, index, 0x1A])
+        flat += rng.standard_normal(flat.shape, dtype=np.float32) * self.sigma
+        out = np.clip(flat, 0, 255).astype(np.uint8)
+        cv2.cvtColor(out, cv2.COLOR_GRAY2BGR, dst=frame)
+
+
+@dataclass(frozen=True)
+class Rain:
+    """Rain: short bright slanted streaks at random places, new ones every frame."""
+
+    drops: int = 400  # streaks per frame at 640x360 (scaled with the area)
+    seed: int = 0
+
+    def apply(self, frame: Image, index: int, t: float) -> None:
+        h, w = frame.shape[:2]
+        rng = np.random.default_rng([self.seed, index, 0x2A1])
+        count = max(1, round(self.drops * w * h / (640 * 360)))
+        seeds = np.zeros((h, w), np.float32)
+        seeds[rng.integers(0, h, count), rng.integers(0, w, count)] = 1.0
+        length = max(3, round(h / 30))
+        kernel = np.zeros((length, length), np.float32)
+        for i in range(length):  # a slanted line: rain falling with a little wind
+            kernel[i, min(length - 1, i // 3)] = 1.0
+        streaks = cv2.filter2D(seeds, -1, kernel)
+        light = np.clip(streaks * 70.0, 0, 255).astype(np.uint8)
+        cv2.add(frame, cv2.cvtColor(light, cv2.COLOR_GRAY2BGR), dst=frame)

@@ -29,18 +29,25 @@ import numpy as np
 
 from nvr.demo.actors import (
     Actor,
+    Caller,
+    EdgePeek,
     Effect,
     EndlessVisits,
+    IRSwitch,
+    LightJump,
     LightRamp,
     Passerby,
+    Rain,
     SensorNoise,
+    SwayingTree,
     Visit,
     VisitsActor,
 )
 from nvr.demo.porch import Image, Layout, draw_porch
-from nvr.demo.sprites import PersonStyle, paste, person_sprites
+from nvr.demo.sprites import PersonSprites, PersonStyle, paste, person_sprites, tree_sprites
 
 Box = tuple[int, int, int, int]
+Polygon = tuple[tuple[float, float], ...]  # (x, y) fractions of the frame, as in the config
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class Scene:
         actors: Sequence[Actor] = (),
         effects: Sequence[Effect] = (),
         duration: float | None = None,
+        masks: Sequence[Polygon] = (),
+        gop_seconds: float = 2.0,
+        crf: int = 23,
     ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -72,6 +82,12 @@ class Scene:
         self.fps = fps
         self.seed = seed
         self.duration = duration
+        # Suggestions for whoever uses the scene: polygons a camera would mask (something
+        # in them moves that is not worth an event), and how to encode it (keyframe
+        # interval and x264 CRF) when the encoding is part of what the scene tests.
+        self.masks = tuple(masks)
+        self.gop_seconds = gop_seconds
+        self.crf = crf
         self._actors = tuple(actors)
         self._effects = tuple(effects)
         self._background = draw_porch(layout, seed)
@@ -149,6 +165,100 @@ def _light_ramp(lay: Layout, fps: int, seed: int) -> Scene:
 def _noise(lay: Layout, fps: int, seed: int) -> Scene:
     noise = SensorNoise(sigma=6.0, seed=seed)
     return Scene("noise", lay, fps=fps, seed=seed, effects=[noise], duration=10.0)
+
+
+def _person(lay: Layout, seed: int, salt: int) -> PersonSprites:
+    style = PersonStyle.random(np.random.default_rng([seed, salt]))
+    return person_sprites(style, lay.person_h)
+
+
+@_register("caller")
+def _caller(lay: Layout, fps: int, seed: int) -> Scene:
+    # Walks up, then stands still for seconds at a time between small movements.
+    caller = Caller(lay, start=1.0, stay=10.0, sprites=_person(lay, seed, 0xCA11))
+    return Scene(
+        "caller", lay, fps=fps, seed=seed, actors=[caller], duration=caller.duration() + 2.0
+    )
+
+
+@_register("night_caller")
+def _night_caller(lay: Layout, fps: int, seed: int) -> Scene:
+    # The caller at night: the camera is on IR, so the picture is flat, gray and noisy.
+    caller = Caller(lay, start=1.0, stay=10.0, sprites=_person(lay, seed, 0x1C11))
+    ir = IRSwitch(at=0.0, seed=seed)
+    return Scene(
+        "night_caller",
+        lay,
+        fps=fps,
+        seed=seed,
+        actors=[caller],
+        effects=[ir],
+        duration=caller.duration() + 2.0,
+    )
+
+
+@_register("edge_peek")
+def _edge_peek(lay: Layout, fps: int, seed: int) -> Scene:
+    peek = EdgePeek(lay, start=1.0, sprites=_person(lay, seed, 0xED6E))
+    return Scene(
+        "edge_peek", lay, fps=fps, seed=seed, actors=[peek], duration=peek.duration() + 2.0
+    )
+
+
+@_register("parcel")
+def _parcel(lay: Layout, fps: int, seed: int) -> Scene:
+    # A delivery: the parcel stays on the porch, still, long after the courier left.
+    visit = Visit(start=1.0, from_left=False, stay=3.0, kind="delivery", style_seed=seed)
+    actor = VisitsActor(lay, [visit], seed)
+    total = visit.start + visit.timing(lay)[3]
+    return Scene("parcel", lay, fps=fps, seed=seed, actors=[actor], duration=total + 15.0)
+
+
+@_register("light_jump")
+def _light_jump(lay: Layout, fps: int, seed: int) -> Scene:
+    jumps = LightJump(times=(3.0, 6.0, 9.0), gains=(0.55, 1.0, 1.4))
+    return Scene("light_jump", lay, fps=fps, seed=seed, effects=[jumps], duration=12.0)
+
+
+@_register("ir_switch")
+def _ir_switch(lay: Layout, fps: int, seed: int) -> Scene:
+    ir = IRSwitch(at=3.0, seed=seed)
+    return Scene("ir_switch", lay, fps=fps, seed=seed, effects=[ir], duration=10.0)
+
+
+@_register("rain")
+def _rain(lay: Layout, fps: int, seed: int) -> Scene:
+    return Scene("rain", lay, fps=fps, seed=seed, effects=[Rain(seed=seed)], duration=10.0)
+
+
+TREE_MASK: Polygon = ((0.0, 0.05), (0.36, 0.05), (0.36, 0.88), (0.0, 0.88))
+
+
+@_register("masked_tree")
+def _masked_tree(lay: Layout, fps: int, seed: int) -> Scene:
+    # A tree swaying in the wind at the left, inside the suggested mask TREE_MASK.
+    height = round(lay.height * 0.62)
+    tree = SwayingTree(tree_sprites(height, 12, seed), x=lay.x(80), y=lay.y(290))
+    return Scene(
+        "masked_tree", lay, fps=fps, seed=seed, actors=[tree], duration=12.0, masks=[TREE_MASK]
+    )
+
+
+@_register("keyframe_pulse")
+def _keyframe_pulse(lay: Layout, fps: int, seed: int) -> Scene:
+    # A still porch with a little sensor noise, to be encoded with a short GOP at low
+    # quality: every keyframe redraws the picture differently (the "pulse").
+    noise = SensorNoise(sigma=2.5, seed=seed)
+    return Scene(
+        "keyframe_pulse",
+        lay,
+        fps=fps,
+        seed=seed,
+        effects=[noise],
+        duration=12.0,
+        gop_seconds=0.5,
+        crf=40,
+    )
 
 
 @_register("demo")

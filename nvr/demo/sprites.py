@@ -198,3 +198,38 @@ def paste(frame: Image, sprite: Sprite, x: int, y: int) -> Box | None:
     r0, r1 = int(np.argmax(rows)), len(rows) - int(np.argmax(rows[::-1]))
     c0, c1 = int(np.argmax(cols)), len(cols) - int(np.argmax(cols[::-1]))
     return (x0 + c0, y0 + r0, c1 - c0, r1 - r0)
+
+
+_BARK: Color = (40, 60, 85)
+_LEAVES: tuple[Color, ...] = ((40, 110, 50), (30, 90, 40), (60, 140, 70), (35, 125, 85))
+
+
+def tree_sprites(height: int, phases: int, seed: int = 0) -> tuple[Sprite, ...]:
+    """A small tree ``height`` pixels tall in ``phases`` poses of one sway cycle (bent
+    left, upright, bent right, ...); the crown moves more than the trunk, as in wind."""
+    rng = np.random.default_rng([seed, 0x7EE])
+    w = max(8, round(height * 1.1))
+    trunk_w = max(2, round(0.07 * height))
+    # The crown: blobs at fixed spots relative to the top of the trunk.
+    blobs = [
+        (
+            float(rng.uniform(-0.28, 0.28)),  # x offset, in heights
+            float(rng.uniform(-0.32, 0.02)),  # y offset above the trunk top
+            float(rng.uniform(0.09, 0.16)),  # radius
+            _LEAVES[int(rng.integers(len(_LEAVES)))],
+        )
+        for _ in range(12)
+    ]
+    sprites = []
+    for k in range(phases):
+        bend = 0.07 * height * math.sin(2 * math.pi * k / phases)
+        canvas = _Canvas(w, height)
+        base = (w // 2, height - 1)
+        top = (round(w / 2 + bend * 0.6), round(0.55 * height))
+        canvas.line(base, top, _BARK, trunk_w)
+        for dx, dy, r, colour in blobs:
+            cx = round(top[0] + dx * height + bend * (0.4 - dy))
+            cy = round(top[1] + dy * height)
+            canvas.circle((cx, cy), max(2, round(r * height)), colour)
+        sprites.append(canvas.sprite(base))
+    return tuple(sprites)

@@ -6,20 +6,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from nvr.capture import StreamReader
 from nvr.capture.policy import Failure, StreamState, retry_delay
 from nvr.clock import Clock
 from nvr.config import CameraConfig, Config
-from nvr.config.cameras import with_userinfo
-from nvr.demo.rtsp_server import DemoDoorbell
-from nvr.onvif import EventSubscription, OnvifAuthFailed, OnvifError, probe_device
-from nvr.onvif.events import OnEvent
+from nvr.config.cameras import MotionConfig, with_userinfo
 from nvr.record.gaps import GapLog
 from nvr.record.recorder import Recorder, RecordMode
-from nvr.service.status import CameraStatus
+from nvr.service.status import CameraStatus, MotionHealth
 from nvr.storage.segments import SegmentStore
+
+if TYPE_CHECKING:
+    # Imported where used instead: the demo pulls in OpenCV and NumPy, ONVIF pulls in
+    # zeep, lxml and aiohttp (tens of MB of RSS together), and a service with neither
+    # the demo nor an ONVIF camera should not pay for them (tests/test_imports.py).
+    # Motion pulls in NumPy and OpenCV too: only when some camera detects motion.
+    from nvr.demo.rtsp_server import DemoDoorbell
+    from nvr.motion.worker import MotionSink, MotionWorker
+    from nvr.onvif.events import OnEvent
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +45,19 @@ class CameraSet:
     ``recording`` (store + gap log) is given: without owner keys nothing is recorded."""
 
     def __init__(
-        self, cfg: Config, clock: Clock, *, demo: bool, on_event: OnEvent | None = None
+        self,
+        cfg: Config,
+        clock: Clock,
+        *,
+        demo: bool,
+        on_event: OnEvent | None = None,
+        motion: MotionSink | None = None,
     ) -> None:
         self._cfg = cfg
         self._on_event = on_event
+        self._motion_sink = motion
+        self._workers: dict[str, MotionWorker] = {}
+        self._sub_readers: dict[str, StreamReader] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._clock = clock
         self._demo_wanted = demo
@@ -53,10 +69,14 @@ class CameraSet:
     async def start(self, recording: tuple[SegmentStore, GapLog] | None) -> None:
         modes: dict[str, RecordMode] = {c.name: c.record for c in self._cfg.cameras}
         if self._demo_wanted:
+            from nvr.demo.rtsp_server import DemoDoorbell
+
             self._demo = DemoDoorbell()
             await self._demo.start()
             modes[DEMO_CAMERA] = "continuous"
-            self._add(DEMO_CAMERA, self._demo.url, "tcp", is_demo=True)
+            demo_reader = self._add(DEMO_CAMERA, self._demo.url, "tcp", is_demo=True)
+            # The demo's visitors are what motion detection is for: on, default settings.
+            self._motion_for(DEMO_CAMERA, MotionConfig(), demo_reader, None, "tcp")
             log.info("demo doorbell running", extra={"camera": DEMO_CAMERA})
         for cam in self._cfg.cameras:
             url = cam.stream_url("main")
@@ -65,12 +85,15 @@ class CameraSet:
                 # that keeps trying while the camera is away; see _onvif_camera.
                 self._tasks.append(asyncio.create_task(self._onvif_camera(cam, recording)))
                 continue
-            self._add(cam.name, url, cam.transport, is_demo=False, audio=cam.audio)
+            reader = self._add(cam.name, url, cam.transport, is_demo=False, audio=cam.audio)
+            self._motion_for(cam.name, cam.motion, reader, cam.stream_url("sub"), cam.transport)
         for reader, _ in self._readers:
             self._recorder_for(reader, modes.get(reader.name, "continuous"), recording)
         for recorder in self._recorders.values():
             recorder.start()
-        for reader, _ in self._readers:
+        for worker in self._workers.values():
+            worker.start()
+        for reader in [*self._sub_readers.values(), *(r for r, _ in self._readers)]:
             reader.start()
 
     def _recorder_for(
@@ -94,11 +117,45 @@ class CameraSet:
         self._recorders[reader.name] = recorder
         return recorder
 
+    def _motion_for(
+        self,
+        name: str,
+        motion: MotionConfig,
+        main: StreamReader,
+        sub_url: str | None,
+        transport: Literal["tcp", "udp"],
+    ) -> MotionWorker | None:
+        """A motion worker for camera ``name`` (not started), reading its sub-stream with a
+        reader of its own when it has one, else the main stream's reader. None when
+        motion is off: then nothing is decoded for the camera."""
+        if not motion.enabled:
+            return None
+        from nvr.motion.detector import DetectorSettings
+        from nvr.motion.events import EventRules
+        from nvr.motion.worker import WORKER_QUEUE, MotionWorker
+
+        source = main
+        if sub_url is not None:
+            source = StreamReader(f"{name}/sub", sub_url, transport=transport, clock=self._clock)
+            self._sub_readers[name] = source
+        worker = MotionWorker(
+            name,
+            source.subscribe(WORKER_QUEUE),
+            DetectorSettings.from_config(motion),
+            EventRules.from_config(motion),
+            self._clock,
+            self,
+        )
+        self._workers[name] = worker
+        return worker
+
     async def _onvif_camera(
         self, cam: CameraConfig, recording: tuple[SegmentStore, GapLog] | None
     ) -> None:
         """Resolve an ONVIF camera's stream (retrying while it is unreachable), start its
         reader and recorder, then keep its event subscription alive until stopped."""
+        from nvr.onvif import EventSubscription, OnvifAuthFailed, OnvifError, probe_device
+
         assert cam.onvif is not None
         onvif = cam.onvif
         password = onvif.password.reveal() if onvif.password is not None else None
@@ -131,6 +188,13 @@ class CameraSet:
         recorder = self._recorder_for(reader, cam.record, recording)
         if recorder is not None:
             recorder.start()
+        sub = device.sub.uri if device.sub is not None else None
+        sub_url = None if sub is None else with_userinfo(sub, onvif.username, password)
+        worker = self._motion_for(cam.name, cam.motion, reader, sub_url, cam.transport)
+        if worker is not None:
+            worker.start()
+        if cam.name in self._sub_readers:
+            self._sub_readers[cam.name].start()
         reader.start()
         log.info(
             "ONVIF camera %s: %s %s, firmware %s",
@@ -156,11 +220,29 @@ class CameraSet:
             )
             await subscription.run()
 
-    def trigger(self, camera: str) -> None:
-        """An event on ``camera``: an ``events``-mode recorder records around it."""
+    def trigger(self, camera: str, at: datetime | None = None) -> None:
+        """An event on ``camera`` at ``at`` (default now): an ``events``-mode recorder
+        records around it. Any thread."""
         recorder = self._recorders.get(camera)
         if recorder is not None:
-            recorder.trigger(self._clock.wall())
+            recorder.trigger(at or self._clock.wall())
+
+    # --- MotionSink for the workers (their threads): record around motion, pass it on --
+
+    def on_start(self, camera: str, when: datetime) -> None:
+        self.trigger(camera, when)  # the recorder's pre-roll covers the frames before
+        if self._motion_sink is not None:
+            self._motion_sink.on_start(camera, when)
+
+    def on_motion(self, camera: str, when: datetime) -> None:
+        self.trigger(camera, when)  # each motion frame moves the post-roll on
+        if self._motion_sink is not None:
+            self._motion_sink.on_motion(camera, when)
+
+    def on_end(self, camera: str, details: dict[str, Any], thumbnail: bytes | None) -> None:
+        self.trigger(camera, details["end"])
+        if self._motion_sink is not None:
+            self._motion_sink.on_end(camera, details, thumbnail)
 
     def _add(
         self,
@@ -179,9 +261,14 @@ class CameraSet:
         for task in self._tasks:
             task.cancel()  # an ONVIF subscription sends Unsubscribe when cancelled
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(asyncio.to_thread(r.stop) for r, _ in self._readers))
-        # Readers first: the recorders then drain what was read and close their segments.
-        await asyncio.gather(*(asyncio.to_thread(r.stop) for r in self._recorders.values()))
+        readers = [*(r for r, _ in self._readers), *self._sub_readers.values()]
+        await asyncio.gather(*(asyncio.to_thread(r.stop) for r in readers))
+        # Readers first: the recorders then drain what was read and close their segments,
+        # and the motion workers end (and report) any open event.
+        await asyncio.gather(
+            *(asyncio.to_thread(w.stop) for w in self._workers.values()),
+            *(asyncio.to_thread(r.stop) for r in self._recorders.values()),
+        )
         if self._demo is not None:
             await self._demo.stop()
 
@@ -207,6 +294,26 @@ class CameraSet:
                     last_error=h.last_error,
                     recording=rec_status.state if rec_status is not None else "off",
                     segments=rec_status.segments if rec_status is not None else 0,
+                    motion=self._motion_health(h.name),
                 )
             )
         return out + self._unsupported
+
+    def _motion_health(self, camera: str) -> MotionHealth:
+        worker = self._workers.get(camera)
+        if worker is None:
+            return MotionHealth()
+        m = worker.status()
+        sub = self._sub_readers.get(camera)
+        sub_health = sub.health() if sub is not None else None
+        return MotionHealth(
+            state=m.state,
+            stream="main" if sub_health is None else "sub",
+            sub_state=None if sub_health is None else sub_health.state,
+            sub_error=None if sub_health is None else sub_health.last_error,
+            fps=m.fps,
+            decode_errors=m.decode_errors,
+            dropped=m.dropped + m.skipped,
+            events=m.events,
+            last_event_at=m.last_event_at,
+        )

@@ -32,6 +32,8 @@ from nvr.clock import Clock
 from nvr.config import Config
 from nvr.db import repo
 from nvr.errors import UserError
+from nvr.events import EventBus, EventKind
+from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
 from nvr.record.gaps import GapLog
 from nvr.secrets import mask_url
@@ -100,11 +102,6 @@ def public_url(bind: str, port: int) -> str:
     return f"https://{host}:{port}/"
 
 
-def _log_failure(future: asyncio.Future[int]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("could not store a camera event", exc_info=future.exception())
-
-
 def keys_state(box: Box) -> str:
     """``ready``, ``missing`` or ``invalid: <why>``: whether new footage can be encrypted."""
     if not box.keys.exists():
@@ -133,8 +130,14 @@ class Service:
         self.on_box = on_box  # e.g. ``nvr demo`` creating keys on first start
         self.started_at: datetime = clock.wall()
         self._started_mono = clock.monotonic()
-        self._cameras = CameraSet(cfg, clock, demo=self.demo, on_event=self._camera_event)
-        self._events: EventStore | None = None
+        # The live event stream (doorbell, ONVIF and detected motion) for the dashboard
+        # and notifications. The hub publishes each event on it and seals it; recording
+        # around events is the cameras' part (CameraSet.trigger).
+        self.events_bus = EventBus()
+        self._hub = EventHub(self.events_bus)
+        self._cameras = CameraSet(
+            cfg, clock, demo=self.demo, on_event=self._camera_event, motion=self._hub
+        )
         self._tls_fingerprint: str | None = None
         self._box: Box | None = None
         self._alarms: Callable[[], dict[str, str]] = dict
@@ -168,7 +171,8 @@ class Service:
             run_id = await asyncio.to_thread(self._record_start, box)
             store = box.segment_store()
             self._alarms = lambda: store.alarms
-            events = self._events = box.event_store()
+            events = box.event_store()
+            self._hub.open(loop, lambda: events if keys_state(box) == "ready" else None)
             report = await asyncio.to_thread(reconcile, store)
             if report.changed:
                 box.record("storage.reconcile", {k: len(v) for k, v in vars(report).items()})
@@ -236,24 +240,20 @@ class Service:
                 loop.remove_signal_handler(sig)
             unlock.lock_all("shutdown")
             await self._cameras.stop()
+            await self._hub.close()  # motion events the workers ended while stopping
             if run_id is not None:
                 await asyncio.to_thread(self._record_stop, box, run_id)
             box.close()
             log.info("stopped cleanly")
 
-    def _camera_event(self, kind: str, camera: str, when: datetime, topic: str) -> None:
+    def _camera_event(self, kind: EventKind, camera: str, when: datetime, topic: str) -> None:
         """A doorbell press (ONVIF or the signed webhook) or camera-side motion (ONVIF):
-        record around it and keep it as a sealed event. Called on the event loop; the disk
-        work goes to a thread."""
+        record around it, publish it and keep it as a sealed event (``EventHub``: the
+        disk work goes to a thread). Called on the event loop."""
         self._cameras.trigger(camera)
         log.info("camera event", extra={"camera": camera, "kind": kind})
-        events = self._events
-        if events is None or self._box is None or keys_state(self._box) != "ready":
-            return
         source = "webhook" if topic == "webhook" else "onvif"
-        details = {"type": kind, "start": when, "source": source, "topic": topic}
-        future = asyncio.get_running_loop().run_in_executor(None, events.add, camera, details, None)
-        future.add_done_callback(_log_failure)
+        self._hub.instant(kind, camera, when, {"source": source, "topic": topic})
 
     def _doorbell_router(self, box: Box) -> APIRouter | None:
         """The signed-press webhook, only when some camera has ``doorbell_webhook``."""

@@ -11,6 +11,22 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class MotionHealth:
+    """Motion detection on one camera. ``stream`` is what is decoded for it: the
+    camera's ``sub`` stream (its reader's state in ``sub_state``), or the ``main`` one."""
+
+    state: str = "off"  # off | idle | motion
+    stream: str | None = None  # sub | main
+    sub_state: str | None = None  # connecting | online | offline | auth_failed | ...
+    sub_error: str | None = None
+    fps: float | None = None  # frames analysed per second
+    decode_errors: int = 0
+    dropped: int = 0  # packets dropped or skipped because the detector fell behind
+    events: int = 0  # ended since the service started
+    last_event_at: datetime | None = None  # start of the latest event
+
+
+@dataclass(frozen=True)
 class CameraStatus:
     name: str
     state: str  # connecting | online | offline | auth_failed | unreachable | unsupported
@@ -26,6 +42,7 @@ class CameraStatus:
     last_error: str | None = None
     recording: str = "off"  # off | idle | recording | outage | paused | stopped
     segments: int = 0  # closed since the service started
+    motion: MotionHealth = field(default_factory=MotionHealth)
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,98 @@ def test_bad_arguments() -> None:
         make_scene("static", width=641)
     with pytest.raises(ValueError, match=">= 0"):
         make_scene("static").render(-1)
+
+
+NEW_SCENES = (
+    "caller",
+    "night_caller",
+    "edge_peek",
+    "parcel",
+    "light_jump",
+    "ir_switch",
+    "rain",
+    "masked_tree",
+    "keyframe_pulse",
+)
+
+
+def test_new_scene_names() -> None:
+    assert set(SCENE_NAMES) >= set(NEW_SCENES)
+
+
+@pytest.mark.parametrize("name", ["caller", "edge_peek", "parcel", "masked_tree"])
+def test_whatever_changes_between_frames_is_in_the_truth(name: str) -> None:
+    # A frame without motion changes nothing since the frame before, except where that
+    # one had motion: a thing standing still (the caller between movements, a parcel) is
+    # drawn but is not motion.
+    scene = make_scene(name, width=320, height=180, seed=2)
+    count = scene.frame_count()
+    assert count is not None
+    previous, previous_truth = scene.render(0)
+    moving = still_but_drawn = 0
+    for index in range(1, count):
+        frame, truth = scene.render(index)
+        if not truth.motion:
+            diff = changed(frame, previous)
+            allowed = box_mask(diff.shape, previous_truth)
+            assert not np.any(diff & ~allowed), f"frame {index}: change outside the truth"
+        moving += truth.motion
+        still_but_drawn += not truth.motion and bool(changed(frame, scene.background).any())
+        previous, previous_truth = frame, truth
+    assert moving > 0
+    if name in ("caller", "parcel"):
+        assert still_but_drawn > scene.fps  # seconds of someone/something lying still
+
+
+def test_caller_stands_still_between_small_movements() -> None:
+    scene = make_scene("caller", width=320, height=180)
+    count = scene.frame_count()
+    assert count is not None
+    motion = [scene.render(i)[1].motion for i in range(count)]
+    arrivals = sum(1 for a, b in itertools.pairwise(motion) if b and not a)
+    assert arrivals >= 3  # walks in, moves now and then, walks out
+    gaps = [len(list(g)) for k, g in itertools.groupby(motion[motion.index(True) :]) if not k]
+    # The still spells are shorter than the default quiet period (6 s): one visit.
+    assert max(gaps[:-1]) < 6 * scene.fps
+
+
+@pytest.mark.parametrize("name", ["light_jump", "ir_switch", "rain", "keyframe_pulse"])
+def test_whole_frame_effects_are_not_motion(name: str) -> None:
+    scene = make_scene(name, width=320, height=180, seed=1)
+    count = scene.frame_count()
+    assert count is not None
+    frames = [scene.render(i) for i in range(0, count, 5)]
+    assert not any(t.motion for _f, t in frames)
+    assert any(not np.array_equal(f, scene.background) for f, _t in frames)
+
+
+def test_light_jump_and_ir_switch_change_the_picture_at_once() -> None:
+    jump = make_scene("light_jump", width=320, height=180)
+    before, after = jump.render(29)[0].mean(), jump.render(30)[0].mean()
+    assert after < 0.7 * before
+    ir = make_scene("ir_switch", width=320, height=180)
+    day, night = ir.render(0)[0], ir.render(40)[0]
+    assert not np.array_equal(day[:, :, 0], day[:, :, 2])  # colour
+    assert np.array_equal(night[:, :, 0], night[:, :, 2])  # gray
+    assert night.std() < 0.6 * day.std()  # low contrast
+
+
+def test_masked_tree_moves_inside_its_suggested_mask() -> None:
+    scene = make_scene("masked_tree", width=320, height=180)
+    assert len(scene.masks) == 1
+    xs = [p[0] * scene.width for p in scene.masks[0]]
+    ys = [p[1] * scene.height for p in scene.masks[0]]
+    for index in range(0, 40, 3):
+        truth = scene.render(index)[1]
+        assert truth.motion
+        for x, y, w, h in truth.boxes:
+            assert min(xs) <= x
+            assert x + w <= max(xs)
+            assert min(ys) <= y
+            assert y + h <= max(ys)
+
+
+def test_encoding_suggestions() -> None:
+    assert make_scene("keyframe_pulse").gop_seconds < 1.0
+    assert make_scene("keyframe_pulse").crf > 30
+    assert make_scene("visitor").masks == ()

@@ -1,0 +1,1 @@
+"""Motion detection: decoded sub-stream frames in, motion verdicts and events out."""
