@@ -61,6 +61,7 @@ from nvr.playback.clip import build_clip
 from nvr.record.gaps import GapLog
 from nvr.record.recorder import Recorder
 from nvr.service.cameras import RECORDER_QUEUE
+from nvr.service.memory import limit_malloc_arenas
 from nvr.storage.segments import SegmentStore
 
 if TYPE_CHECKING:
@@ -93,8 +94,8 @@ SEGMENT_SECONDS = 20.0
 CLIP_SECONDS = 60.0
 PLAYBACK_REPEAT = 5
 # What ``nvr serve`` has loaded before its first camera starts: the recording child
-# imports the same, so its RSS is the service's (CLI and web app included), not just the
-# record path's.
+# imports the same, and caps malloc arenas as the service does (nvr/service/memory.py),
+# so its RSS is the service's (CLI and web app included), not just the record path's.
 SERVICE_MODULES = ("nvr.cli", "nvr.service.runner")
 CONNECT_TIMEOUT = 30.0
 # A camera "lost" packets if it got fewer than expected by more than this share of a
@@ -442,6 +443,7 @@ def run_cameras(
     say = progress or (lambda _: None)
     for module in SERVICE_MODULES:
         importlib.import_module(module)
+    limit_malloc_arenas()  # as `nvr serve` does before its first camera thread
     identity = X25519Identity.generate()
     with _store(folder, identity) as (store, gap_log):
         clock = store.clock

@@ -62,6 +62,11 @@ class CapturedPacket:
     received_mono: float  # the same instant on the monotonic clock
     info: StreamInfo
     kind: PacketKind = "video"
+    # The camera's own wall clock (UTC) for this packet's decode time, from its RTCP sender
+    # reports (FFmpeg's start_time_realtime plus the packet's dts). None before the first
+    # report, for audio, and for streams without RTCP. The camera's clock may be wrong:
+    # the recorder decides whether to trust it (docs/design/recording.md, "Wall clock").
+    camera_time: datetime | None = None
 
 
 class Subscription:

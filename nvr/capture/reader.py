@@ -34,6 +34,7 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import av
@@ -202,7 +203,9 @@ class StreamReader:
                 if packet.size == 0:
                     continue  # the demuxer's end-of-stream flush marker
                 if packet.stream is stream:
-                    self._deliver(progress, packet, info)
+                    # Set by FFmpeg from the first RTCP sender report (None until then).
+                    realtime_us = container.start_time_realtime
+                    self._deliver(progress, packet, info, realtime_us)
                 elif progress.online_since is not None:  # audio, once video flows
                     self._deliver_audio(packet, info)
         finally:
@@ -238,7 +241,13 @@ class StreamReader:
         for sub in subs:
             sub.put(item)
 
-    def _deliver(self, progress: _Session, packet: av.Packet[Any], info: StreamInfo) -> None:
+    def _deliver(
+        self,
+        progress: _Session,
+        packet: av.Packet[Any],
+        info: StreamInfo,
+        realtime_us: int | None = None,
+    ) -> None:
         mono, wall = self._clock.monotonic(), self._clock.wall()
         if progress.online_since is None:
             progress.online_since = mono
@@ -255,9 +264,29 @@ class StreamReader:
                 self._health, packets=self._health.packets + 1, last_packet_at=wall
             )
             subs = self._subs
-        item = CapturedPacket(packet, bool(packet.is_keyframe), wall, mono, info)
+        item = CapturedPacket(
+            packet,
+            bool(packet.is_keyframe),
+            wall,
+            mono,
+            info,
+            camera_time=camera_time(realtime_us, packet),
+        )
         for sub in subs:
             sub.put(item)
+
+
+def camera_time(realtime_us: int | None, packet: av.Packet[Any]) -> datetime | None:
+    """The camera's wall clock for ``packet``'s decode time: FFmpeg maps RTP timestamps
+    onto the first RTCP sender report's NTP time, which it keeps (in µs since the Unix
+    epoch) as the container's ``start_time_realtime``; pts/dts count from that instant."""
+    ts = packet.dts if packet.dts is not None else packet.pts
+    if realtime_us is None or ts is None or packet.time_base is None:
+        return None
+    try:
+        return datetime.fromtimestamp(realtime_us / 1e6 + float(ts * packet.time_base), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None  # a nonsense report (year 1900 or 10000): as if there were none
 
 
 @dataclass

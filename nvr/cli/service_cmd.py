@@ -51,8 +51,10 @@ def _demo_keys(passphrase_file: Path, work_factor: int | None) -> Callable[[Box]
 
 
 def _run(cfg: Config, *, demo: bool, on_box: Callable[[Box], None] | None = None) -> None:
+    from nvr.service.memory import limit_malloc_arenas
     from nvr.service.runner import Service
 
+    limit_malloc_arenas()  # before any camera thread exists
     setup_logging(cfg.logging.level, cfg.logging.format)
     service = Service(cfg, clock=SystemClock(), demo=demo, on_ready=_announce, on_box=on_box)
     asyncio.run(service.run())

@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 
 RecordMode = Literal["continuous", "events", "off"]
 RecorderState = Literal["idle", "recording", "outage", "paused", "stopped"]
+ClockSource = Literal["arrival", "rtcp"]
+# A camera whose RTCP clock is further than this from our arrival time is not believed
+# (clocks hours off, or never set): its packets are placed by arrival time instead.
+CAMERA_CLOCK_TRUST = 2.0  # seconds; latency alone is well under a second
 POLL_SECONDS = 0.25
 
 
@@ -72,6 +76,8 @@ class RecorderStatus:
     clock_jumps: int
     errors: int
     dropped: int  # packets the subscription dropped because the recorder fell behind
+    clock_source: ClockSource = "arrival"  # what the current connection is anchored on
+    camera_clock_offset_s: float | None = None  # camera's RTCP clock minus arrival time
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ class Recorder:
         self._last_written_dts: int | None = None
         self._video_offset = 0  # repaired minus camera video dts: where audio lines up
         self._audio_warned = False
+        self._clock_warned = False
         self._ring: PreRoll[_Item] = PreRoll(pre_roll)
         self._seg: _Segment | None = None
         self._outage: Outage | None = None
@@ -249,7 +256,7 @@ class Recorder:
         if pkt.dts is not None:
             self._video_offset = ticks.dts - pkt.dts
         if self._anchor is None:
-            self._anchor = WallAnchor(repair.time_base, cp.received_at, ticks.dts)
+            self._anchor = WallAnchor(repair.time_base, self._wall_of(cp), ticks.dts)
         wall = self._anchor.at(ticks.dts)
         item = _Item(
             cp, ticks, wall, wall + timedelta(seconds=float(repair.step * repair.time_base))
@@ -385,7 +392,8 @@ class Recorder:
     def _reanchored(self, item: _Item) -> _Item:
         """At a segment start: follow the wall clock again if the stream drifted off it."""
         assert self._anchor is not None
-        drift = self._anchor.drift(item.ticks.dts, item.cp.received_at)
+        wall = self._wall_of(item.cp)
+        drift = self._anchor.drift(item.ticks.dts, wall)
         if abs(drift) <= REANCHOR_DRIFT:
             return item
         log.warning(
@@ -393,9 +401,32 @@ class Recorder:
             self.camera,
             drift,
         )
-        self._anchor = WallAnchor(self._anchor.time_base, item.cp.received_at, item.ticks.dts)
-        wall = item.cp.received_at
+        self._anchor = WallAnchor(self._anchor.time_base, wall, item.ticks.dts)
         return replace(item, wall=wall, end=wall + (item.end - item.wall))
+
+    def _wall_of(self, cp: CapturedPacket) -> datetime:
+        """Where to (re)anchor the timeline at this packet: the camera's capture time from
+        its RTCP reports when its clock agrees with ours within ``CAMERA_CLOCK_TRUST``
+        (that removes the network and buffering latency from footage times), else the
+        arrival time. A camera clock that is off is logged once and shown in health."""
+        camera_time = cp.camera_time
+        if camera_time is None:
+            self._set(clock_source="arrival", camera_clock_offset_s=None)
+            return cp.received_at
+        offset = (camera_time - cp.received_at).total_seconds()
+        trusted = abs(offset) <= CAMERA_CLOCK_TRUST
+        self._set(clock_source="rtcp" if trusted else "arrival", camera_clock_offset_s=offset)
+        if trusted:
+            return camera_time
+        if not self._clock_warned:
+            self._clock_warned = True
+            log.warning(
+                "recorder %s: the camera's clock is %+.0f s off this box's; footage is "
+                "timed by arrival instead",
+                self.camera,
+                offset,
+            )
+        return cp.received_at
 
     def _open(self, item: _Item) -> bool:
         assert self._anchor is not None

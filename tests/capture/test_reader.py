@@ -181,6 +181,30 @@ async def test_reads_the_gstreamer_live_mount(
 
 
 @pytest.mark.rtsp
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_packets_carry_the_cameras_rtcp_clock(
+    rtsp_camera: RtspCamera, reader_factory: Callable[..., StreamReader], transport: str
+) -> None:
+    # GStreamer's server sends RTCP sender reports on this machine's clock, so once the
+    # first report is in, each packet's camera time is its capture time: a little before
+    # its arrival (encoder and network latency), never after it.
+    reader = reader_factory(rtsp_camera.url("/live"), transport=transport, open_timeout=10.0)
+    sub = reader.subscribe(maxsize=200, loop=asyncio.get_running_loop())
+    reader.start()
+    packets = [await next_packet(sub, timeout=20.0)]
+    while sum(p.camera_time is not None for p in packets) < 30:
+        assert len(packets) < 300, "no RTCP sender report reached the reader"
+        packets.append(await next_packet(sub))
+    first = next(n for n, p in enumerate(packets) if p.camera_time is not None)
+    timed = packets[first:]
+    assert all(p.camera_time is not None for p in timed), "a timed stream lost its clock"
+    lead = [(p.received_at - p.camera_time).total_seconds() for p in timed if p.camera_time]
+    assert all(-0.05 <= s <= 2.0 for s in lead), lead
+    times = [p.camera_time for p in timed if p.camera_time is not None]
+    assert times == sorted(times)
+
+
+@pytest.mark.rtsp
 @pytest.mark.parametrize("mount", ["/basic", "/digest"])
 async def test_wrong_password_is_auth_failed(
     rtsp_camera: RtspCamera,

@@ -8,6 +8,7 @@ no extradata, like a camera whose SDP has no ``sprop-parameter-sets``), put on a
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -69,15 +70,28 @@ class Feed:
         self.log(outage)
 
     def put(
-        self, packets: list[av.Packet[Any]], codec: str, session: int, *, dts0: int = 0
+        self,
+        packets: list[av.Packet[Any]],
+        codec: str,
+        session: int,
+        *,
+        dts0: int = 0,
+        camera_offset: float | None = None,  # the camera's RTCP clock minus arrival
     ) -> None:
         info = StreamInfo(session, codec, 160, 96, TB, None)
         for n, pkt in enumerate(packets):
             pkt.pts = pkt.dts = dts0 + n * TICKS
             pkt.time_base = TB
+            wall = self.clock.wall()
+            camera = None if camera_offset is None else wall + timedelta(seconds=camera_offset)
             self.sub.put(
                 CapturedPacket(
-                    pkt, bool(pkt.is_keyframe), self.clock.wall(), self.clock.monotonic(), info
+                    pkt,
+                    bool(pkt.is_keyframe),
+                    wall,
+                    self.clock.monotonic(),
+                    info,
+                    camera_time=camera,
                 )
             )
             self.clock.advance(1 / FPS)
@@ -270,3 +284,48 @@ def test_a_silent_camera_is_an_open_gap_until_packets_flow_again(record_kit: Rec
     ]
     second = feed.store.all_records()[1]
     assert second.start == back
+
+
+def test_a_camera_with_a_good_clock_is_timed_by_its_rtcp_reports(record_kit: RecordKit) -> None:
+    feed = Feed(record_kit)
+    arrival = feed.clock.wall()
+    feed.put(encode("libx264", 20), "h264", 1, camera_offset=-0.4)  # 0.4 s of latency
+    recorder = feed.run()
+    [segment] = feed.store.all_records()
+    assert segment.start == arrival - timedelta(seconds=0.4)
+    status = recorder.status()
+    assert status.clock_source == "rtcp"
+    assert status.camera_clock_offset_s == pytest.approx(-0.4)
+
+
+def test_a_camera_clock_hours_off_is_not_believed(
+    record_kit: RecordKit, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = Feed(record_kit)
+    arrival = feed.clock.wall()
+    feed.put(encode("libx264", 20), "h264", 1, camera_offset=-3 * 3600.0)
+    with caplog.at_level(logging.WARNING, logger="nvr.record.recorder"):
+        recorder = feed.run()
+    [segment] = feed.store.all_records()
+    assert segment.start == arrival
+    status = recorder.status()
+    assert status.clock_source == "arrival"
+    assert status.camera_clock_offset_s == pytest.approx(-10800.0)
+    warnings = [r.getMessage() for r in caplog.records if "clock is" in r.getMessage()]
+    assert warnings == [
+        "recorder cam: the camera's clock is -10800 s off this box's; footage is timed by "
+        "arrival instead"
+    ]
+
+
+def test_without_rtcp_footage_is_timed_by_arrival(record_kit: RecordKit) -> None:
+    feed = Feed(record_kit)
+    arrival = feed.clock.wall()
+    feed.put(encode("libx264", 20), "h264", 1)
+    recorder = feed.run()
+    [segment] = feed.store.all_records()
+    assert segment.start == arrival
+    assert (recorder.status().clock_source, recorder.status().camera_clock_offset_s) == (
+        "arrival",
+        None,
+    )
