@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, UniqueConstraint, false
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nvr.db.types import UTCDateTime
@@ -154,3 +164,56 @@ class Gap(Base):
     start_time: Mapped[datetime] = mapped_column(UTCDateTime())
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str] = mapped_column(String(64))
+
+
+USER_NAME_MAX = 64
+ROLES = ("owner", "viewer", "installer")
+
+
+class User(Base):
+    """A dashboard account (nvr/auth, docs/design/auth.md). ``name`` is the login name,
+    already normalized (lower case). The owner signs in with the key passphrase, so their
+    ``password_hash`` is NULL; viewers and installers have an Argon2id PHC string. At most
+    one owner: a unique index over ``role`` limited to the owner's row. Never deleted
+    (audit entries name them): ``disabled`` ends an account."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'viewer', 'installer')", name="role"),
+        Index(
+            "ix_users_one_owner",
+            "role",
+            unique=True,
+            sqlite_where=text("role = 'owner'"),
+            postgresql_where=text("role = 'owner'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(USER_NAME_MAX), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class ViewerCamera(Base):
+    """A camera the owner allows a viewer to watch (live, playback, events)."""
+
+    __tablename__ = "viewer_cameras"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), primary_key=True)
+
+
+class InstallWindow(Base):
+    """A time-limited window in which the installer may see footage, opened by the owner.
+    ``closed_at`` is set when the owner closes it early; rows are never deleted."""
+
+    __tablename__ = "install_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opened_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
