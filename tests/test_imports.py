@@ -19,7 +19,7 @@ import pytest
 ONVIF = ("onvif", "zeep", "lxml", "aiohttp")
 WEB = ("fastapi", "starlette", "uvicorn", "jinja2")
 OPENCV = ("cv2", "numpy")
-ON_DEMAND = ("zxcvbn", "alembic")  # a passphrase being set; a migration being due
+ON_DEMAND = ("zxcvbn", "alembic", "argon2")  # a passphrase set; a migration due; a login
 
 
 def loaded_by(*modules: str) -> set[str]:
