@@ -8,7 +8,9 @@ in every situation below, so a cell changed by mistake fails here.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from nvr.auth.policy import (
     CAMERA_SCOPED,
     TABLE,
     Decision,
+    Grant,
     InstallWindow,
     Permission,
     Role,
@@ -147,3 +150,16 @@ def test_the_window_ends_exactly_at_its_expiry() -> None:
 
 def test_camera_scoped_permissions_are_the_footage_ones() -> None:
     assert {Permission.LIVE_VIEW, Permission.FOOTAGE_VIEW, Permission.EVENTS_VIEW} == CAMERA_SCOPED
+
+
+def test_the_design_note_shows_the_same_table() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "design" / "auth.md").read_text()
+    symbol = {Grant.YES: "Y", Grant.OWN_CAMERAS: "C", Grant.INSTALL_WINDOW: "W", Grant.NO: "-"}
+    rows: dict[str, list[str]] = {}
+    for line in doc.splitlines():
+        match = re.fullmatch(r"\| `([a-z_.]+)` \|[^|]*\|(.*)\|", line)
+        if match:
+            rows[match.group(1)] = [cell.strip() for cell in match.group(2).split("|")]
+    assert rows == {
+        permission.value: [symbol[cell] for cell in TABLE[permission]] for permission in Permission
+    }
