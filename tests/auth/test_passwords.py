@@ -75,3 +75,11 @@ def test_unicode_passwords_round_trip(passwords: Passwords) -> None:
 
 def test_time_verify_measures_something() -> None:
     assert 0 < time_verify(FAST, rounds=1) < 5
+
+
+def test_an_account_without_a_hash_costs_one_real_verification(passwords: Passwords) -> None:
+    # The dummy is a well-formed hash with the same parameters: libargon2 runs in full.
+    assert passwords._dummy.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    assert not passwords.needs_rehash(passwords._dummy)
+    assert not passwords.verify(passwords._dummy, "")
+    assert not passwords.verify(None, GOOD)
