@@ -133,7 +133,7 @@ class Authorizer:
                 )
             raise HTTPException(401, "sign in first")
         if request.method not in SAFE_METHODS:
-            if not _same_origin(request):
+            if not same_origin(request):
                 raise HTTPException(403, "cross-site request refused")
             presented = request.headers.get(CSRF_HEADER)
             if not presented:
@@ -143,7 +143,7 @@ class Authorizer:
         return session
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """No ``Origin`` (older clients, curl) is left to the CSRF token; a present one must
     name this host. ``null`` (sandboxed frames, some redirects) is refused."""
     origin = request.headers.get("origin")

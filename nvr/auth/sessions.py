@@ -119,6 +119,7 @@ class SessionStore:
         self._clock = clock
         self._unlocks = unlocks
         self._idle = idle_timeout.total_seconds()
+        self.idle_timeout = idle_timeout
         self.max_age = max_age
         self._per_user = per_user
         self._on_end = on_end

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from nvr.auth.users import normalize_name
 from nvr.cli import options
 from nvr.keys.passphrase import calibrate_log_n, check_strength
 from nvr.service.box import CLI_OWNER
@@ -51,12 +52,15 @@ def init(
         dir_okay=False,
         help="Write the recovery key to this file (0600) instead of printing it.",
     ),
+    owner: str = options.OWNER,
 ) -> None:
-    """Create the owner keys; print the recovery key once."""
+    """Create the owner keys and the owner's account; print the recovery key once."""
     with options.passphrase(passphrase_file) as pw, options.box(config, data_dir) as box:
-        recovery, log_n = box.create_owner_keys(pw, work_factor, CLI_OWNER)
+        recovery, log_n = box.create_owner_keys(pw, work_factor, CLI_OWNER, owner)
         listed = box.keys.recipient_list()
         typer.echo(f"Owner keys created in {box.keys.dir} (scrypt work factor 2^{log_n}).")
+        typer.echo(f"The owner signs in to the dashboard as {normalize_name(owner)!r}")
+        typer.echo("with this passphrase.")
         typer.echo(f"Owner recipient: {listed['owner']}")
         _show_recovery(recovery.to_string(), recovery_file)
 

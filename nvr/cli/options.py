@@ -65,6 +65,12 @@ PASSPHRASE_FILE = typer.Option(
     help="File holding the owner passphrase (mode 0600). Never give a passphrase as an argument.",
     dir_okay=False,
 )
+OWNER = typer.Option(
+    "owner",
+    "--owner",
+    metavar="NAME",
+    help="The owner's sign-in name for the dashboard (the passphrase is the password).",
+)
 WORK_FACTOR = typer.Option(
     None,
     "--work-factor",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from nvr.auth.users import normalize_name
 from nvr.cli import options
 from nvr.clock import SystemClock
 from nvr.config import Config
@@ -34,18 +35,20 @@ def _announce(ready: Ready) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _demo_keys(passphrase_file: Path, work_factor: int | None) -> Callable[[Box], None]:
-    """First start of a demo with ``--passphrase-file``: create the owner keys with it."""
+def _demo_keys(passphrase_file: Path, work_factor: int | None, owner: str) -> Callable[[Box], None]:
+    """First start of a demo with ``--passphrase-file``: create the owner keys with it, and
+    the owner's account (sign in as ``owner`` with that passphrase)."""
 
     def create(box: Box) -> None:
         if box.keys.exists():
             return
         with options.passphrase(passphrase_file) as pw:
-            recovery, _ = box.create_owner_keys(pw, work_factor, CLI_OWNER)
+            recovery, _ = box.create_owner_keys(pw, work_factor, CLI_OWNER, owner)
         print(
             f"Demo owner keys created (recovery key, shown once: {recovery.to_string()})",
             flush=True,
         )
+        print(f"Sign in as {normalize_name(owner)!r} with the passphrase.", flush=True)
 
     return create
 
@@ -97,6 +100,7 @@ def demo(
         help="Create the demo's owner keys with this passphrase on first start (mode 0600).",
     ),
     work_factor: int | None = options.WORK_FACTOR,
+    owner: str = options.OWNER,
 ) -> None:
     """Run the service with the built-in demo doorbell (a synthetic porch, made locally)."""
     from nvr.config import load_config
@@ -105,7 +109,9 @@ def demo(
     cfg = options.with_overrides(
         cfg, data_dir=data_dir or options.demo_data_dir(), bind=bind, port=port
     )
-    on_box = _demo_keys(passphrase_file, work_factor) if passphrase_file is not None else None
+    on_box = (
+        _demo_keys(passphrase_file, work_factor, owner) if passphrase_file is not None else None
+    )
     _run(cfg, demo=True, on_box=on_box)
 
 

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.audit.entry import Actor
 from nvr.audit.log import AuditLog
+from nvr.auth import users
+from nvr.auth.policy import Role
 from nvr.clock import Clock
 from nvr.config import Config
 from nvr.crypto import X25519Identity
@@ -95,18 +97,29 @@ class Box:
         return Retainer(store, settings)
 
     def create_owner_keys(
-        self, passphrase: bytes, work_factor: int | None, actor: Actor
+        self, passphrase: bytes, work_factor: int | None, actor: Actor, owner: str = "owner"
     ) -> tuple[X25519Identity, int]:
         """``keys init`` as every entry point does it: strength check, work factor
-        (calibrated unless given), keys, audit entry. Returns the recovery identity (show
-        it once) and the work factor used."""
-        check_strength(passphrase)
+        (calibrated unless given), keys, the owner's account ``owner`` (who signs in with
+        this passphrase; kept if one exists), audit entry. Returns the recovery identity
+        (show it once) and the work factor used."""
+        name = users.normalize_name(owner)
+        check_strength(passphrase, [name])
         log_n = work_factor if work_factor is not None else calibrate_log_n()
-        recovery = self.keys.init(passphrase, log_n=log_n, now=self.clock.wall())
+        now = self.clock.wall()
+        recovery = self.keys.init(passphrase, log_n=log_n, now=now)
+        with self.sessions.begin() as session:
+            if not users.owner_exists(session):
+                users.create_owner(session, name, now)
+            name = next(u.name for u in users.list_users(session) if u.role is Role.OWNER)
         listed = self.keys.recipient_list()
         self.record(
             "keys.init",
-            {"recipients": {k: str(v) for k, v in listed.items()}, "work_factor": log_n},
+            {
+                "recipients": {k: str(v) for k, v in listed.items()},
+                "work_factor": log_n,
+                "owner": name,
+            },
             actor,
         )
         return recovery, log_n

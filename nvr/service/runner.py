@@ -1,12 +1,13 @@
 """The service: one object that starts every long-lived part and stops them in order.
 
 Start-up, in order: data directory (0700) → the box (database migrations, key folder,
-audit log) → service run row, camera registration and a ``service.start`` audit entry →
-storage reconciliation (files vs index, before anything records) → TLS certificate →
-camera ingest (and the demo doorbell when it is on) → HTTPS server (and the optional
-plain-HTTP redirect) → housekeeping (unlock expiry, retention, audit checkpoints).
-SIGTERM or SIGINT stops the servers, locks every unlock session, stops the cameras, marks
-the run cleanly stopped, writes ``service.stop``, and ``run()`` returns.
+audit log) → the owner account for keys made before accounts existed → service run row,
+camera registration and a ``service.start`` audit entry → storage reconciliation (files
+vs index, before anything records) → TLS certificate → camera ingest (and the demo
+doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect) →
+housekeeping (unlock and session expiry, retention, audit checkpoints). SIGTERM or SIGINT
+stops the servers, locks every unlock session, stops the cameras, marks the run cleanly
+stopped, writes ``service.stop``, and ``run()`` returns.
 
 This is the only place that starts threads, tasks and servers; everything it starts is
 given its clock, paths and settings here.
@@ -37,6 +38,7 @@ from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
 from nvr.record.gaps import GapLog
 from nvr.secrets import mask_url
+from nvr.service.accounts import build_accounts, ensure_owner
 from nvr.service.box import Box, open_box
 from nvr.service.cameras import CameraSet, camera_names
 from nvr.service.housekeeping import Job, run_housekeeping
@@ -168,6 +170,8 @@ class Service:
         try:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
+            await asyncio.to_thread(ensure_owner, box)
+            accounts = build_accounts(box, unlock, self.clock)
             run_id = await asyncio.to_thread(self._record_start, box)
             store = box.segment_store()
             self._alarms = lambda: store.alarms
@@ -197,7 +201,7 @@ class Service:
 
             app = create_app(
                 status=self.status,
-                unlock=unlock,
+                accounts=accounts,
                 segments=lambda: store,
                 record=box.record,
                 doorbell=self._doorbell_router(box),
@@ -210,6 +214,7 @@ class Service:
             await wait_started(servers, tasks)
             jobs = [
                 Job("unlock-expiry", SWEEP_EVERY_SECONDS, unlock.sweep),
+                Job("session-expiry", SWEEP_EVERY_SECONDS, accounts.sessions.sweep),
                 Job(
                     "retention", RETENTION_EVERY_SECONDS, lambda: self._retention(retainer, events)
                 ),

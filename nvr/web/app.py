@@ -4,8 +4,12 @@
 app, nothing fished out of ``app.state`` by handlers, no I/O at import or construction.
 The service runner owns everything long-lived and passes callables in.
 
-Until accounts exist (sign-in arrives with the dashboard), everything but the liveness
-probe and the signed doorbell webhook answers only clients on this machine: deny by default.
+Every route but the liveness probe, the sign-in routes and the signed doorbell webhook
+needs a signed-in session the role x permission table allows (``guard(permission)``:
+``Authorizer.require``). While no owner account exists (a fresh box, before its keys are
+made) there is nobody to sign in as: those routes then answer only clients on this
+machine (``require_local``), so a fresh box is never open to the LAN. Without ``accounts``
+(tests of pages and the health API) the app stays in that loopback-only state.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nvr import __version__
+from nvr.auth.login import actor_of
+from nvr.auth.policy import Permission
 from nvr.service.status import ServiceStatus
-from nvr.service.unlock import Record, UnlockManager
+from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
-from nvr.web.playback import playback_router
-from nvr.web.unlock import unlock_router
+from nvr.web.playback import Viewer, playback_router
+from nvr.web.session import Accounts, session_router
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +69,61 @@ def is_loopback(host: str | None) -> bool:
 
 
 def require_local(request: Request) -> None:
-    """Deny every client that is not on this machine (until sign-in exists)."""
+    """Deny every client that is not on this machine (while no owner account exists)."""
     host = request.client.host if request.client else None
     if not is_loopback(host):
         raise HTTPException(
             status_code=403,
-            detail="this page is only available on the box itself until sign-in is set up",
+            detail="this page is only available on the box itself until the owner is set up",
         )
+
+
+def guards(accounts: Accounts | None) -> Callable[[Permission], Callable[[Request], None]]:
+    """``guard(permission)``: the dependency for a route that needs ``permission``."""
+
+    def guard(permission: Permission) -> Callable[[Request], None]:
+        require = accounts.authorizer.require(permission) if accounts is not None else None
+
+        def dependency(request: Request) -> None:
+            if require is None or accounts is None or not accounts.owner_exists():
+                require_local(request)
+                return
+            require(request)
+
+        dependency.__name__ = f"guard_{permission.value.replace('.', '_')}"
+        return dependency
+
+    return guard
+
+
+def footage_viewer(accounts: Accounts) -> Callable[[Request], Viewer]:
+    """The playback dependency: ``footage.view`` and an unlock attached to the session."""
+    require = accounts.authorizer.require(Permission.FOOTAGE_VIEW)
+
+    def dependency(request: Request) -> Viewer:
+        caller = require(request)
+        token = caller.session.unlock_token
+        if token is None:
+            raise HTTPException(403, "this account has no key to open recorded footage yet")
+        return Viewer(token, actor_of(caller.principal))
+
+    return dependency
 
 
 def create_app(
     *,
     status: Callable[[], ServiceStatus],
-    unlock: UnlockManager | None = None,
+    accounts: Accounts | None = None,
     segments: Callable[[], SegmentStore] | None = None,
     record: Record | None = None,
     web_dir: Path | None = None,
     doorbell: APIRouter | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
-    ``unlock`` serves the unlock/lock API and, with ``segments`` and ``record`` (the audit
-    call), clip playback. ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request
-    itself, so it is the one router not limited to this machine."""
+    ``accounts`` serves sign-in and guards every route (without it, the loopback-only
+    state); with ``segments`` and ``record`` (the audit call), clip playback too.
+    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself."""
+    guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
         title="Porchlight",
@@ -133,7 +172,7 @@ def create_app(
         "/api/v1/health",
         tags=["health"],
         summary="Service and camera health",
-        dependencies=[Depends(require_local)],
+        dependencies=[Depends(guard(Permission.HEALTH_VIEW))],
     )
     async def health() -> ServiceStatus:
         return status()
@@ -142,16 +181,16 @@ def create_app(
         "/",
         response_class=HTMLResponse,
         include_in_schema=False,
-        dependencies=[Depends(require_local)],
+        dependencies=[Depends(guard(Permission.HEALTH_VIEW))],
     )
     async def index(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "index.html", {"status": status()})
 
-    if unlock is not None:
-        app.include_router(unlock_router(unlock, guard=Depends(require_local)))
+    if accounts is not None:
+        app.include_router(session_router(accounts))
         if segments is not None and record is not None:
             app.include_router(
-                playback_router(segments, unlock, record, guard=Depends(require_local))
+                playback_router(segments, accounts.unlocks, record, viewer=footage_viewer(accounts))
             )
 
     if doorbell is not None:

@@ -1,6 +1,7 @@
 """Clip playback over HTTP: ``GET /api/v1/cameras/{camera}/clip?start=ISO&end=ISO[&audio=0]``.
 
-Needs ``Authorization: Bearer <unlock token>`` (401 when missing or locked). Answers
+Needs a signed-in session allowed ``footage.view`` whose owner unlock is still open (the
+``viewer`` dependency the app factory passes in: 401 when signed out or locked). Answers
 ``video/mp4`` built by ``nvr.playback.build_clip`` with ``Accept-Ranges: bytes``: 206 for
 one ``Range`` (``a-b``, ``a-``, ``-n``), 416 when it lies past the end, 400 for a malformed
 range or bad times (not ISO 8601 with a zone, start not before end, longer than
@@ -13,9 +14,10 @@ clip carries: the codec (``aac``), ``none`` (nothing recorded), or ``omitted (<r
 A built clip is cached for a short time per (session, camera, start, end, audio) so a
 player's range requests reuse it; building it is the view, and writes one ``footage.view``
 audit entry. Every request still checks that the session is unlocked.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations``: the route's ``Annotated[..., Depends(viewer)]``
+names the dependency given to the router factory.
+"""
 
 import asyncio
 import functools
@@ -23,20 +25,21 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, params
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from nvr.audit.entry import Actor
 from nvr.clock import Clock, SystemClock
 from nvr.crypto import AgeError
 from nvr.keys.unlock import Locked
 from nvr.playback import BadRange, Clip, ClipCache, NoFootage, Unsatisfiable, build_clip
 from nvr.playback.ranges import parse_range
-from nvr.service.unlock import OWNER, Record, UnlockManager
+from nvr.service.unlock import Record, UnlockManager
 from nvr.storage.segments import SegmentStore
-from nvr.web.unlock import bearer
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,14 @@ MAX_SPAN = timedelta(minutes=10)  # the whole clip is held in memory (docs/desig
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 ClipKey = tuple[str, str, datetime, datetime, bool]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks for footage: the unlock that opens it, and who to name in the audit log."""
+
+    unlock_token: str
+    actor: Actor
 
 
 def parse_time(value: str, name: str) -> datetime:
@@ -87,18 +98,19 @@ def playback_router(
     unlock: UnlockManager,
     record: Record,
     *,
-    guard: params.Depends,
+    viewer: Callable[[Request], Viewer],
     clock: Clock | None = None,
     max_span: timedelta = MAX_SPAN,
     cache: ClipCache[Clip] | None = None,
 ) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["playback"], dependencies=[guard])
+    router = APIRouter(prefix="/api/v1", tags=["playback"])
     clips: ClipCache[Clip] = cache if cache is not None else ClipCache(clock or SystemClock())
     building = asyncio.Lock()  # one build at a time: bounded memory, no duplicate builds
 
     async def get_clip(
-        token: str, camera: str, start: datetime, end: datetime, audio: bool
+        who: Viewer, camera: str, start: datetime, end: datetime, audio: bool
     ) -> Clip:
+        token = who.unlock_token
         try:
             identities = unlock.identities(token)
         except Locked as exc:
@@ -140,7 +152,7 @@ def playback_router(
                 "end": _iso(end),
                 "audio": clip.audio is not None,
             }
-            await asyncio.to_thread(record, "footage.view", payload, OWNER)
+            await asyncio.to_thread(record, "footage.view", payload, who.actor)
             clips.put(key, clip, len(clip.data))
             return clip
 
@@ -156,7 +168,7 @@ def playback_router(
     )
     async def clip_route(
         camera: str,
-        token: Annotated[str, Depends(bearer)],
+        who: Annotated[Viewer, Depends(viewer)],
         start: Annotated[str, Query(description="ISO 8601 with a zone")],
         end: Annotated[str, Query(description="ISO 8601 with a zone")],
         audio: Annotated[
@@ -175,7 +187,7 @@ def playback_router(
             raise HTTPException(400, str(exc)) from None
         except Unsatisfiable:
             pass
-        clip = await get_clip(token, camera, begin, until, audio)
+        clip = await get_clip(who, camera, begin, until, audio)
         size = len(clip.data)
         headers = _headers(clip)
         try:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nvr.audit.log import verify_log
+from nvr.auth import users
 from nvr.clock import SystemClock
 from nvr.config import Config
 from nvr.service.box import open_box
@@ -126,3 +127,37 @@ def test_commands_that_need_keys_say_how_to_make_them(
     )
     assert code == 1
     assert "nvr: hint: create them with 'nvr keys init --passphrase-file FILE'" in err
+
+
+def test_init_creates_the_owner_account_named_by_owner(
+    nvr: Run, secret_file: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    data = str(tmp_path / "data")
+    pw = str(secret_file("pw", OWNER))
+    code, out, err = nvr(
+        "keys", "init", "--passphrase-file", pw, "--data-dir", data, "--owner", "bad name!", *WF
+    )
+    assert code == 1
+    assert err.splitlines() == [
+        "nvr: error: 'bad name!' is not a usable account name",
+        "nvr: hint: 1-64 characters: letters a-z, digits, '.', '_' or '-'",
+    ]
+    assert not (tmp_path / "data" / "keys" / "owner.identity.age").exists()
+    code, out, err = nvr(
+        "keys", "init", "--passphrase-file", pw, "--data-dir", data, "--owner", "Alex", *WF
+    )
+    assert (code, err) == (0, "")
+    assert "signs in to the dashboard as 'alex'" in out
+    box = open_box(
+        Config().model_copy(
+            update={"storage": Config().storage.model_copy(update={"data_dir": tmp_path / "data"})}
+        ),
+        SystemClock(),
+    )
+    try:
+        with box.sessions() as session:
+            assert [(u.name, u.role.value) for u in users.list_users(session)] == [
+                ("alex", "owner")
+            ]
+    finally:
+        box.close()

@@ -1,6 +1,7 @@
 """The clip route over HTTP (httpx ASGITransport against ``create_app`` + the router):
 ranges, errors, unlock, audio on or off, the short cache and one audit entry per built
-clip. The segments carry an AAC track, as the recorder writes it when audio is on."""
+clip. The segments carry an AAC track, as the recorder writes it when audio is on.
+The caller is a signed-in owner session (cookie) whose unlock opens the footage."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from typing import Any
 import av
 import httpx
 import pytest
-from fastapi import Depends
 
 from nvr.audit.entry import Actor
 from nvr.clock import FakeClock
@@ -26,9 +26,11 @@ from nvr.playback import ClipCache
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
 from nvr.storage.segments import SegmentStore
-from nvr.web.app import create_app, require_local
+from nvr.web.app import create_app, footage_viewer
 from nvr.web.playback import playback_router
+from nvr.web.session import Accounts
 from tests.playback.conftest import CAMERA, T0, AudioSource, Kit, SourceClip, write_segments
+from tests.support.accounts import LAN, OWNER, bare_accounts, cookie
 
 PASS = b"sunny-Meadow-42-quietly"
 URL = f"/api/v1/cameras/{CAMERA}/clip"
@@ -44,13 +46,16 @@ CLIP = {"start": iso(2.5), "end": iso(8.5)}
 @dataclass
 class Web:
     client: httpx.AsyncClient
-    token: str
+    token: str  # the session cookie's value
+    unlock_token: str
     unlock: UnlockManager
     events: list[tuple[str, dict[str, Any]]]
     clock: FakeClock
+    accounts: Accounts
+    actors: list[tuple[str, dict[str, Any], Actor]]
 
     def auth(self, **headers: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", **headers}
+        return {**cookie(self.token), **headers}
 
     def views(self) -> list[dict[str, Any]]:
         return [payload for kind, payload in self.events if kind == "footage.view"]
@@ -68,9 +73,11 @@ async def web(
     keys = KeyStore(tmp_path / "keys")
     keys.init(PASS, log_n=15, now=datetime(2026, 1, 1, tzinfo=UTC))
     events: list[tuple[str, dict[str, Any]]] = []
+    actors: list[tuple[str, dict[str, Any], Actor]] = []
 
     def record(kind: str, payload: dict[str, Any], actor: Actor) -> None:
         events.append((kind, payload))
+        actors.append((kind, payload, actor))
 
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o700)
@@ -90,20 +97,22 @@ async def web(
         audio=[audio_source(16000), None],
     )
     manager = UnlockManager(keys, clock, record)
-    app = create_app(status=no_status, unlock=manager)
+    accounts = bare_accounts(clock, manager)
+    app = create_app(status=no_status, accounts=accounts)
     app.include_router(
         playback_router(
             lambda: store,
             manager,
             record,
-            guard=Depends(require_local),
+            viewer=footage_viewer(accounts),
             cache=ClipCache(clock, ttl=30.0),
         )
     )
-    token = manager.unlock(PASS)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://box") as client:
-        yield Web(client, token, manager, events, clock)
+    unlock_token = manager.unlock(PASS)
+    issued = accounts.sessions.login(OWNER, unlock_token=unlock_token)
+    transport = httpx.ASGITransport(app=app, client=LAN)
+    async with httpx.AsyncClient(transport=transport, base_url="https://box") as client:
+        yield Web(client, issued.token, unlock_token, manager, events, clock, accounts, actors)
     engine.dispose()
 
 
@@ -180,15 +189,26 @@ async def test_no_footage_is_404(web: Web) -> None:
     assert web.views() == []
 
 
-async def test_locked_or_missing_token_is_401(web: Web) -> None:
+async def test_locked_or_signed_out_is_401(web: Web) -> None:
     assert (await web.client.get(URL, params=CLIP)).status_code == 401
-    wrong = {"Authorization": "Bearer not-a-session"}
+    wrong = cookie("not-a-session")
     assert (await web.client.get(URL, params=CLIP, headers=wrong)).status_code == 401
     assert (await web.client.get(URL, params=CLIP, headers=web.auth())).status_code == 200
-    web.unlock.lock(web.token)
+    web.unlock.lock(web.unlock_token)  # the unlock's idle lock; the session goes on
     # A cached clip is no way around the lock.
-    assert (await web.client.get(URL, params=CLIP, headers=web.auth())).status_code == 401
+    locked = await web.client.get(URL, params=CLIP, headers=web.auth())
+    assert locked.status_code == 401
+    assert locked.json() == {"error": "locked"}
     assert len(web.views()) == 1
+    web.accounts.sessions.logout(web.token)
+    assert (await web.client.get(URL, params=CLIP, headers=web.auth())).status_code == 401
+
+
+async def test_the_audit_entry_names_the_signed_in_owner(web: Web) -> None:
+    assert (await web.client.get(URL, params=CLIP, headers=web.auth())).status_code == 200
+    assert [actor for kind, _, actor in web.actors if kind == "footage.view"] == [
+        Actor(role="owner", user="alex")
+    ]
 
 
 async def test_one_audit_entry_per_built_clip(web: Web) -> None:
@@ -204,8 +224,8 @@ async def test_one_audit_entry_per_built_clip(web: Web) -> None:
     web.clock.advance(31)  # the cache is short-lived: a later view is a new view
     assert (await web.client.get(URL, params=CLIP, headers=web.auth())).status_code == 200
     assert len(web.views()) == 3
-    second = web.unlock.unlock(PASS)  # another session never reuses this one's clip
-    headers = {"Authorization": f"Bearer {second}"}
+    second = web.accounts.sessions.login(OWNER, unlock_token=web.unlock.unlock(PASS))
+    headers = cookie(second.token)  # another session never reuses this one's clip
     assert (await web.client.get(URL, params=CLIP, headers=headers)).status_code == 200
     assert len(web.views()) == 4
 

@@ -58,7 +58,11 @@ def test_the_demo_keeps_its_visitors_as_sealed_motion_events(
     pw = tmp_path / "pw"
     pw.write_text(PASSPHRASE + "\n")
     pw.chmod(0o600)
-    run = start(["demo", "--passphrase-file", str(pw), "--work-factor", "15"], tmp_path)
+    run = start(
+        ["demo", "--passphrase-file", str(pw), "--work-factor", "15"],
+        tmp_path,
+        owner=("owner", PASSPHRASE),
+    )
     cleanup.append(run)
     health = run.wait_for(
         lambda h: _camera(h, "demo-doorbell")["motion"]["events"] >= 1, timeout=90

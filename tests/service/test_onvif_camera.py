@@ -124,7 +124,11 @@ def test_an_onvif_camera_records_and_its_doorbell_press_becomes_a_sealed_event(
         "      host: 127.0.0.1\n"
         f"      port: {onvif_camera.port}\n"
     )
-    run = start(["serve", "--config", str(config), "--bind", "127.0.0.1"], tmp_path)
+    run = start(
+        ["serve", "--config", str(config), "--bind", "127.0.0.1"],
+        tmp_path,
+        owner=("owner", PASSPHRASE),  # 'keys init' made the owner's account
+    )
     cleanup.append(run)
     # The stream URI came from the camera's media service; the reader records it.
     run.wait_for(lambda h: _camera(h, "porch")["recording"] == "recording")

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from nvr.auth.sessions import COOKIE_NAME, CSRF_HEADER
 from nvr.clock import SystemClock
 from nvr.config import Config
 from nvr.service.box import open_box
@@ -36,10 +37,29 @@ class Running:
     fingerprint: str
     stderr: Path
     data_dir: Path
+    owner: tuple[str, str] | None = None  # (name, passphrase): sign in before asking
+    session: str | None = None  # the session cookie once signed in
 
-    def client(self) -> httpx.Client:
+    def anonymous(self) -> httpx.Client:
         ctx = ssl.create_default_context(cafile=str(self.data_dir / "tls" / "cert.pem"))
         return httpx.Client(base_url=self.url, verify=ctx, timeout=10)
+
+    def sign_in(self, name: str, passphrase: str) -> dict[str, Any]:
+        with self.anonymous() as c:
+            r = c.post("/api/v1/session", json={"name": name, "password": passphrase})
+        r.raise_for_status()
+        self.session = r.cookies[COOKIE_NAME]
+        body: dict[str, Any] = r.json()
+        return body
+
+    def client(self) -> httpx.Client:
+        """A client with the owner's session cookie when the box has an owner."""
+        if self.owner is not None and self.session is None:
+            self.sign_in(*self.owner)
+        c = self.anonymous()
+        if self.session is not None:
+            c.headers["cookie"] = f"{COOKIE_NAME}={self.session}"
+        return c
 
     def health(self) -> dict[str, Any]:
         with self.client() as c:
@@ -68,8 +88,14 @@ class Running:
         return code, self.stderr.read_text()
 
 
-def start(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> Running:
-    """Start ``nvr ARGS`` and wait for its 'Dashboard:' line (the real readiness signal)."""
+def start(
+    args: list[str],
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    owner: tuple[str, str] | None = None,
+) -> Running:
+    """Start ``nvr ARGS`` and wait for its 'Dashboard:' line (the real readiness signal).
+    With ``owner`` (name, passphrase) the helpers sign in first (the box has an owner)."""
     data_dir = tmp_path / "data"
     stderr = tmp_path / "stderr.log"
     with stderr.open("w") as err:
@@ -97,7 +123,7 @@ def start(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) ->
         proc.wait()
         proc.stdout.close()
         raise AssertionError(f"service did not start: {stderr.read_text()}")
-    return Running(proc, url, fp, stderr, data_dir)
+    return Running(proc, url, fp, stderr, data_dir, owner)
 
 
 @pytest.fixture
@@ -199,30 +225,42 @@ def test_serve_records_from_a_real_camera_and_never_shows_its_password(
     assert "front" in log  # the log did talk about the cameras
 
 
-def test_demo_with_keys_unlocks_locks_and_audits_it_all(
+def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
     tmp_path: Path, cleanup: list[Running]
 ) -> None:
+    """The demo with ``--passphrase-file`` has an owner: over real HTTPS, nothing but
+    ``/healthz`` answers without a session, even on the box itself; the passphrase signs
+    the owner in (and unlocks); a logged-out cookie is worth nothing to anyone."""
     pw = tmp_path / "pw"
     pw.write_text("sunny-Meadow-42-quietly\n")
     pw.chmod(0o600)
-    run = start(["demo", "--passphrase-file", str(pw), "--work-factor", "15"], tmp_path)
+    run = start(
+        ["demo", "--passphrase-file", str(pw), "--work-factor", "15", "--owner", "Alex"],
+        tmp_path,
+    )
     cleanup.append(run)
+    with run.anonymous() as c:
+        assert c.get("/api/v1/health").status_code == 401
+        assert c.get("/").status_code == 401
+        assert c.get("/healthz").json() == {"status": "ok"}
+        wrong = c.post(
+            "/api/v1/session", json={"name": "alex", "password": "not-the-passphrase-at-all"}
+        )
+        assert (wrong.status_code, wrong.json()) == (401, {"error": "wrong name or password"})
+        assert c.post("/api/v1/session", json={"pass": "x"}).status_code == 422
+    me = run.sign_in("alex", "sunny-Meadow-42-quietly")
+    assert (me["name"], me["role"], me["unlocked"]) == ("alex", "owner", True)
     assert run.health()["keys"] == "ready"
     run.wait_for(lambda h: _camera(h, "demo-doorbell")["recording"] == "recording")
+    stolen = run.session
     with run.client() as c:
-        wrong = c.post("/api/v1/unlock", json={"passphrase": "not-the-passphrase-at-all"})
-        assert (wrong.status_code, wrong.json()) == (401, {"error": "wrong passphrase"})
-        bad = c.post("/api/v1/unlock", json={"pass": "x"})
-        assert bad.status_code == 422
-        ok = c.post("/api/v1/unlock", json={"passphrase": "sunny-Meadow-42-quietly"})
-        assert ok.status_code == 200
-        token = ok.json()["token"]
-        assert ok.json()["idle_timeout_seconds"] == 600
-        auth = {"Authorization": f"Bearer {token}"}
-        assert c.get("/api/v1/unlock", headers=auth).json() == {"unlocked": True}
-        assert c.post("/api/v1/lock", headers=auth).status_code == 204
-        assert c.get("/api/v1/unlock", headers=auth).json() == {"unlocked": False}
-        assert c.post("/api/v1/lock").status_code == 401
+        assert c.get("/api/v1/session").json()["unlocked"] is True
+        assert c.delete("/api/v1/session").status_code == 403  # no CSRF token
+        bye = c.delete("/api/v1/session", headers={CSRF_HEADER: me["csrf_token"]})
+        assert bye.status_code == 204
+    with run.anonymous() as other:  # a second client presenting the logged-out cookie
+        r = other.get("/api/v1/health", headers={"cookie": f"{COOKIE_NAME}={stolen}"})
+        assert (r.status_code, r.json()["error"]) == (401, "your session has ended: sign in again")
     code, log = run.stop()
     assert code == 0, log
     assert "sunny-Meadow" not in log
@@ -233,15 +271,21 @@ def test_demo_with_keys_unlocks_locks_and_audits_it_all(
     try:
         result = box.audit.verify()
         assert result.ok, result.reason
-        kinds = [json.loads(box.audit.entry(i))["kind"] for i in range(result.entries)]
-        assert kinds == [
+        entries = [json.loads(box.audit.entry(i)) for i in range(result.entries)]
+        assert [e["kind"] for e in entries] == [
             "keys.init",
             "service.start",
             "unlock.failed",
+            "login.failed",
             "unlock",
+            "login",
             "lock",
+            "session.end",
             "service.stop",
         ]
+        assert entries[0]["payload"]["owner"] == "alex"
+        assert {e["actor"]["user"] for e in entries[2:8]} == {"alex"}
+        assert "sunny-Meadow" not in json.dumps(entries)
         assert result.checkpoints >= 1
     finally:
         box.close()

@@ -1,0 +1,160 @@
+"""Sign-in over the API: ``/api/v1/session`` and the owner's re-unlock (docs/design/auth.md).
+
+- ``POST /api/v1/session`` ``{name, password}``: ``SignIn.sign_in`` (throttle first, 429
+  with ``Retry-After``; 401 ``wrong name or password`` for every failure); on success the
+  ``__Host-porchlight`` cookie (a new id: any presented one ends) and
+  ``{name, role, csrf_token, idle_timeout_seconds, unlocked}``. A cross-site ``Origin``
+  is refused (403): nobody can sign a browser in to an account of their choosing.
+- ``GET /api/v1/session``: who am I, the CSRF token (for a reloaded page), unlocked?
+- ``DELETE /api/v1/session`` (CSRF): sign out, cookie cleared.
+- ``POST /api/v1/session/logout-everywhere`` (CSRF): end every session of this account.
+- ``POST /api/v1/unlock`` ``{passphrase}`` (owner, CSRF): the unlock locked after idle
+  (10 min) while the session (30 min) goes on; the passphrase again attaches a new unlock
+  to this session. ``POST /api/v1/lock`` (owner, CSRF): lock footage now, stay signed in.
+No bearer tokens: the session cookie is the only credential.
+
+No ``from __future__ import annotations``: the handlers are built inside the router
+factory and their ``Annotated[..., Depends(...)]`` names local dependencies.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, Field, SecretStr
+
+from nvr.auth.deps import Authorizer, Caller, same_origin
+from nvr.auth.login import LoginRefused, SignIn
+from nvr.auth.policy import Permission
+from nvr.auth.sessions import (
+    COOKIE_NAME,
+    ActiveSession,
+    SessionStore,
+    clear_session_cookie,
+    set_session_cookie,
+)
+from nvr.service.unlock import UnlockManager
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Everything the app needs to sign people in and authorize them; built by the service
+    (``nvr.service.accounts``) or a test."""
+
+    authorizer: Authorizer
+    sessions: SessionStore
+    sign_in: SignIn
+    unlocks: UnlockManager
+    owner_exists: Callable[[], bool]
+
+
+class LoginRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str = Field(min_length=1, max_length=128)
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class UnlockRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+    passphrase: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class SessionInfo(BaseModel):
+    name: str
+    role: str
+    csrf_token: str
+    idle_timeout_seconds: int
+    unlocked: bool
+
+
+class UnlockState(BaseModel):
+    unlocked: bool
+    idle_timeout_seconds: int
+
+
+class Ended(BaseModel):
+    ended: int
+
+
+def _refused(exc: LoginRefused) -> HTTPException:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.status == 429 else None
+    return HTTPException(exc.status, exc.reason, headers=headers)
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def session_router(accounts: Accounts) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["session"])
+    sessions = accounts.sessions
+    SignedIn = Annotated[ActiveSession, Depends(accounts.authorizer.signed_in())]
+    Owner = Annotated[Caller, Depends(accounts.authorizer.require(Permission.KEYS_MANAGE))]
+
+    def info(session: ActiveSession) -> SessionInfo:
+        return SessionInfo(
+            name=session.principal.name,
+            role=session.principal.role.value,
+            csrf_token=session.csrf_token,
+            idle_timeout_seconds=int(sessions.idle_timeout.total_seconds()),
+            unlocked=sessions.is_unlocked(session),
+        )
+
+    @router.post("/session", summary="Sign in (the owner with the key passphrase)")
+    def login(body: LoginRequest, request: Request, response: Response) -> SessionInfo:
+        if not same_origin(request):
+            raise HTTPException(403, "cross-site request refused")
+        try:
+            issued = accounts.sign_in.sign_in(
+                body.name,
+                body.password.get_secret_value(),
+                address=_client(request),
+                replacing=request.cookies.get(COOKIE_NAME),
+            )
+        except LoginRefused as exc:
+            raise _refused(exc) from None
+        set_session_cookie(response, issued.token, sessions.max_age)
+        return info(issued.session)
+
+    @router.get("/session", summary="Who is signed in, the CSRF token, unlocked or not")
+    def whoami(session: SignedIn) -> SessionInfo:
+        return info(session)
+
+    @router.delete("/session", summary="Sign out", status_code=204)
+    def logout(request: Request, _: SignedIn) -> Response:
+        sessions.logout(request.cookies[COOKIE_NAME])
+        response = Response(status_code=204)
+        clear_session_cookie(response)
+        return response
+
+    @router.post("/session/logout-everywhere", summary="End every session of this account")
+    def logout_everywhere(session: SignedIn, response: Response) -> Ended:
+        ended = sessions.logout_everywhere(session.principal.user_id)
+        clear_session_cookie(response)
+        return Ended(ended=ended)
+
+    @router.post("/unlock", summary="Unlock footage again with the owner passphrase")
+    def unlock(body: UnlockRequest, request: Request, caller: Owner) -> UnlockState:
+        try:
+            token = accounts.sign_in.reunlock(
+                caller.principal, body.passphrase.get_secret_value(), address=_client(request)
+            )
+        except LoginRefused as exc:
+            raise _refused(exc) from None
+        if not sessions.attach_unlock(request.cookies[COOKIE_NAME], token):
+            accounts.unlocks.lock(token, "session ended")
+            raise HTTPException(401, "your session has ended: sign in again")
+        return UnlockState(
+            unlocked=True,
+            idle_timeout_seconds=int(accounts.unlocks.idle_timeout.total_seconds()),
+        )
+
+    @router.post("/lock", summary="Lock footage now (stay signed in)", status_code=204)
+    def lock(caller: Owner) -> Response:
+        token = caller.session.unlock_token
+        if token is not None:
+            accounts.unlocks.lock(token, "lock")
+        return Response(status_code=204)
+
+    return router
