@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -52,6 +52,10 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Cache-Control": "no-store",
 }
+
+
+SIGN_IN_PAGE = "/signin"
+PAGES = frozenset({"/"})  # HTML pages: without a session, a redirect to the sign-in page
 
 
 def web_root() -> Path:
@@ -146,9 +150,12 @@ def create_app(
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
-    # One place maps errors to responses: a reason in JSON, never a traceback or a secret.
+    # One place maps errors to responses: a reason in JSON, never a traceback or a secret;
+    # a page asked for without a session sends the browser to the sign-in page instead.
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401 and request.method == "GET" and request.url.path in PAGES:
+            return RedirectResponse(SIGN_IN_PAGE, status_code=303, headers=exc.headers)
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -185,6 +192,10 @@ def create_app(
     )
     async def index(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "index.html", {"status": status()})
+
+    @app.get(SIGN_IN_PAGE, response_class=HTMLResponse, include_in_schema=False)
+    async def sign_in_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "signin.html", {"status": None})
 
     if accounts is not None:
         app.include_router(session_router(accounts))

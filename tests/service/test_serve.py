@@ -241,7 +241,9 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
     cleanup.append(run)
     with run.anonymous() as c:
         assert c.get("/api/v1/health").status_code == 401
-        assert c.get("/").status_code == 401
+        page = c.get("/")
+        assert (page.status_code, page.headers["location"]) == (303, "/signin")
+        assert 'src="/static/signin.js"' in c.get("/signin").text
         assert c.get("/healthz").json() == {"status": "ok"}
         wrong = c.post(
             "/api/v1/session", json={"name": "alex", "password": "not-the-passphrase-at-all"}

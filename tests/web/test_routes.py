@@ -21,12 +21,12 @@ from nvr.web.app import create_app
 from tests.support.accounts import BASE, LAN, PASSPHRASE, Site, cookie, open_site
 
 CLIP = "/api/v1/cameras/porch/clip?start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:05Z"
-PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/session")}
+PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/session"), ("GET", "/signin")}
 
 # (method, path, route template, body): status for anonymous, viewer, installer, owner.
 MATRIX: list[tuple[str, str, str, dict[str, str] | None, tuple[int, int, int, int]]] = [
     ("GET", "/api/v1/health", "/api/v1/health", None, (401, 403, 200, 200)),
-    ("GET", "/", "/", None, (401, 403, 200, 200)),
+    ("GET", "/", "/", None, (303, 403, 200, 200)),  # 303: to the sign-in page
     ("GET", "/api/v1/session", "/api/v1/session", None, (401, 200, 200, 200)),
     ("DELETE", "/api/v1/session", "/api/v1/session", None, (401, 204, 204, 204)),
     (
@@ -103,6 +103,8 @@ async def test_route_by_caller(
     assert r.status_code == expected[CALLERS.index(caller)], r.text
     if r.status_code in (401, 403):
         assert r.json()["error"]
+    if r.status_code == 303:
+        assert r.headers["location"] == "/signin"
 
 
 async def test_the_installer_inside_a_window_still_has_no_key_to_footage(

@@ -248,3 +248,22 @@ async def test_a_fresh_box_answers_only_on_the_box_itself(tmp_path: Path) -> Non
             assert (await lan.get("/api/v1/health", headers=cookie(_token_of(r)))).is_success
     finally:
         fresh.box.close()
+
+
+async def test_the_sign_in_page_and_the_redirect_to_it(http: httpx.AsyncClient) -> None:
+    page = await http.get("/signin")
+    assert page.status_code == 200
+    assert 'action="/api/v1/session"' in page.text
+    assert 'autocomplete="current-password"' in page.text
+    # Script only from the box, never inline (the CSP forbids it anyway).
+    assert page.text.count("<script") == page.text.count('<script type="module" src="/static/')
+    script = await http.get("/static/signin.js")
+    assert script.status_code == 200
+    assert "/api/v1/session" in script.text
+    assert "0.1.0" not in page.text  # no version shown to who is not signed in
+    anonymous = await http.get("/")
+    assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/signin")
+    r = await login(http, "alex", PASSPHRASE)
+    home = await http.get("/", headers=cookie(_token_of(r)))
+    assert home.status_code == 200
+    assert "Cameras" in home.text
