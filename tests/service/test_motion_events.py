@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import pytest
 
 from nvr.clock import SystemClock
 from nvr.config import Config, parse_config_text
@@ -25,18 +23,6 @@ from nvr.service.runner import Ready, Service
 from tests.service.test_serve import Running, _camera, start
 
 PASSPHRASE = "willow-Harbor-64-calmly"
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[Running]]:
-    runs: list[Running] = []
-    yield runs
-    for run in runs:
-        if run.proc.poll() is None:
-            run.proc.kill()
-            run.proc.wait()
-        if run.proc.stdout is not None:
-            run.proc.stdout.close()
 
 
 def _box_config(data: Path) -> Config:

@@ -83,18 +83,6 @@ def onvif_camera(rtsp_camera_factory: RtspCameraFactory) -> Iterator[ThreadedDou
     double.close()
 
 
-@pytest.fixture
-def cleanup() -> Iterator[list[Running]]:
-    runs: list[Running] = []
-    yield runs
-    for run in runs:
-        if run.proc.poll() is None:
-            run.proc.kill()
-            run.proc.wait()
-        if run.proc.stdout is not None:
-            run.proc.stdout.close()
-
-
 def _wait(predicate: Any, what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

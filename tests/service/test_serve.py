@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,18 +124,6 @@ def start(
         proc.stdout.close()
         raise AssertionError(f"service did not start: {stderr.read_text()}")
     return Running(proc, url, fp, stderr, data_dir, owner)
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[Running]]:
-    runs: list[Running] = []
-    yield runs
-    for run in runs:
-        if run.proc.poll() is None:
-            run.proc.kill()
-            run.proc.wait()
-        if run.proc.stdout is not None:
-            run.proc.stdout.close()
 
 
 def _camera(health: dict[str, Any], name: str) -> dict[str, Any]:
