@@ -23,15 +23,16 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nvr import __version__
+from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
+from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
 
@@ -55,7 +56,14 @@ SECURITY_HEADERS = {
 
 
 SIGN_IN_PAGE = "/signin"
-PAGES = frozenset({"/"})  # HTML pages: without a session, a redirect to the sign-in page
+API_PREFIX = "/api/"
+
+
+def is_page(request: Request) -> bool:
+    """An HTML page (not the JSON API, not an asset): without a session, a browser asking
+    for it is sent to the sign-in page instead of shown a JSON 401."""
+    path = request.url.path
+    return request.method == "GET" and not path.startswith((API_PREFIX, "/static/"))
 
 
 def web_root() -> Path:
@@ -82,17 +90,21 @@ def require_local(request: Request) -> None:
         )
 
 
-def guards(accounts: Accounts | None) -> Callable[[Permission], Callable[[Request], None]]:
-    """``guard(permission)``: the dependency for a route that needs ``permission``."""
+Guard = Callable[[Permission], Callable[[Request], Caller | None]]
 
-    def guard(permission: Permission) -> Callable[[Request], None]:
+
+def guards(accounts: Accounts | None) -> Guard:
+    """``guard(permission)``: the dependency for a route that needs ``permission``; it
+    returns the ``Caller``, or ``None`` in the loopback-only state (no owner yet)."""
+
+    def guard(permission: Permission) -> Callable[[Request], Caller | None]:
         require = accounts.authorizer.require(permission) if accounts is not None else None
 
-        def dependency(request: Request) -> None:
+        def dependency(request: Request) -> Caller | None:
             if require is None or accounts is None or not accounts.owner_exists():
                 require_local(request)
-                return
-            require(request)
+                return None
+            return require(request)
 
         dependency.__name__ = f"guard_{permission.value.replace('.', '_')}"
         return dependency
@@ -136,7 +148,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
-    templates = Jinja2Templates(directory=str(root / "templates"))
+    pages = Pages(root)
     app.mount("/static", StaticFiles(directory=str(root / "static")), name="static")
 
     @app.middleware("http")
@@ -154,7 +166,7 @@ def create_app(
     # a page asked for without a session sends the browser to the sign-in page instead.
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 401 and request.method == "GET" and request.url.path in PAGES:
+        if exc.status_code == 401 and is_page(request):
             return RedirectResponse(SIGN_IN_PAGE, status_code=303, headers=exc.headers)
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
@@ -184,18 +196,18 @@ def create_app(
     async def health() -> ServiceStatus:
         return status()
 
-    @app.get(
-        "/",
-        response_class=HTMLResponse,
-        include_in_schema=False,
-        dependencies=[Depends(guard(Permission.HEALTH_VIEW))],
-    )
-    async def index(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "index.html", {"status": status()})
+    health_caller = guard(Permission.HEALTH_VIEW)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(
+        request: Request,
+        caller: Caller | None = Depends(health_caller),  # noqa: B008 (a per-app dependency)
+    ) -> HTMLResponse:
+        return pages.render(request, "index.html", caller, status=status())
 
     @app.get(SIGN_IN_PAGE, response_class=HTMLResponse, include_in_schema=False)
     async def sign_in_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "signin.html", {"status": None})
+        return pages.render(request, "signin.html", None)
 
     if accounts is not None:
         app.include_router(session_router(accounts))
