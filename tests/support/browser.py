@@ -10,7 +10,8 @@ Contract:
   calls, so a browser module holds no ``async def`` test (pytest-asyncio's loop and
   Playwright's would meet). Without chromium or playwright the tests skip and say what to
   install; in CI (``CI=true``, set by ``.ci/run``) they fail instead (``procs.require``).
-- **Service.** ``porchlight`` (module scope) runs ``nvr demo`` for real (HTTPS on a free
+- **Service.** ``porchlight`` (module scope; ``running_porchlight(tmp, owner=False)`` for
+  a fresh box without keys) runs ``nvr demo`` for real (HTTPS on a free
   port of 127.0.0.1, owner ``OWNER_NAME`` created with ``--owner`` from a passphrase file,
   the demo doorbell recording) and yields a ``Porchlight``: ``url``, ``origin``,
   ``fingerprint`` (checked: the certificate actually served has the SHA-256 fingerprint
@@ -29,16 +30,18 @@ Contract:
   ``page`` is ``open_page()``; ``signed_in_page`` is a page signed in as the owner on the
   cameras page.
 - **Page helpers** (a person's steps, not selectors scattered over tests): ``sign_in``,
-  ``sign_out``, ``lock_now``, ``unlock``, ``session_info`` (``GET /api/v1/session`` with
-  the page's cookies), ``screenshot(page, name)`` (PNG under
-  ``$PORCHLIGHT_ARTIFACTS/screenshots``, default ``test-artifacts/screenshots``).
+  ``sign_out``, ``lock_now``, ``unlock``, ``reload_until``, ``session_info``
+  (``GET /api/v1/session`` with the page's cookies), ``screenshot(page, name)`` (PNG
+  under ``$PORCHLIGHT_ARTIFACTS/screenshots``, default ``test-artifacts/screenshots``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
         Browser,
         BrowserContext,
         ConsoleMessage,
+        Locator,
         Page,
         Playwright,
         Request,
@@ -205,6 +209,16 @@ def unlock(page: Page, passphrase: str) -> None:
     page.locator("#unlock-dialog:not([open])").wait_for(state="attached")
 
 
+def reload_until(page: Page, find: Callable[[], Locator], timeout: float = 30.0) -> None:
+    """Reload (as a person would) until ``find()`` shows something, or fail after
+    ``timeout`` seconds: for server-rendered state that changes (a camera coming online)."""
+    deadline = time.monotonic() + timeout
+    while not find().first.is_visible():
+        assert time.monotonic() < deadline, f"not shown within {timeout} s: {find()}"
+        page.wait_for_timeout(500)
+        page.reload()
+
+
 def session_info(page: Page) -> tuple[int, dict[str, Any]]:
     """``GET /api/v1/session`` with the page's cookies: (status, JSON body)."""
     response = page.context.request.get("/api/v1/session")
@@ -234,20 +248,21 @@ def served_fingerprint(url: str) -> str:
     return fingerprint(pem.encode())
 
 
-@pytest.fixture(scope="module")
-def porchlight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Porchlight]:
-    """``nvr demo`` with an owner, for the browser tests of one module."""
+@contextlib.contextmanager
+def running_porchlight(tmp: Path, *, owner: bool = True) -> Iterator[Porchlight]:
+    """``nvr demo`` in ``tmp``: with ``owner`` (the default) keys and the owner account
+    made from a passphrase file; without, a fresh box (no keys, nobody to sign in as:
+    only this machine may open it, for a first-run walkthrough). Stopped with SIGTERM on
+    exit, which must be clean."""
     from tests.service.test_serve import start
 
-    require(browser_unavailable_reason())  # no service for nothing
-    tmp = tmp_path_factory.mktemp("porchlight")
-    secret = tmp / "passphrase"
-    secret.write_text(OWNER_PASSPHRASE + "\n")
-    secret.chmod(0o600)
-    run = start(
-        ["demo", "--passphrase-file", str(secret), "--work-factor", "15", "--owner", OWNER_NAME],
-        tmp,
-    )
+    args = ["demo"]
+    if owner:
+        secret = tmp / "passphrase"
+        secret.write_text(OWNER_PASSPHRASE + "\n")
+        secret.chmod(0o600)
+        args += ["--passphrase-file", str(secret), "--work-factor", "15", "--owner", OWNER_NAME]
+    run = start(args, tmp)
     try:
         parts = urlsplit(run.url)
         assert parts.hostname == "127.0.0.1", run.url
@@ -264,6 +279,14 @@ def porchlight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Porchlight]
         assert "Traceback" not in log, log
     finally:
         run.close()
+
+
+@pytest.fixture(scope="module")
+def porchlight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Porchlight]:
+    """``nvr demo`` with an owner, for the browser tests of one module."""
+    require(browser_unavailable_reason())  # no service for nothing
+    with running_porchlight(tmp_path_factory.mktemp("porchlight")) as box:
+        yield box
 
 
 @pytest.fixture(scope="module")
