@@ -116,6 +116,9 @@ def test_every_page_has_the_security_headers_and_the_csp_holds(
     signed_in_page: Page, porchlight: Porchlight
 ) -> None:
     page = signed_in_page
+    # The watch sees the page's requests (so it would see one leave the box).
+    seen = watch_of(page).requests
+    assert f"GET {porchlight.origin}/static/app.js" in seen
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
     paths = [str(link.get_attribute("href")) for link in links.all()]
     assert "/" in paths
