@@ -327,11 +327,12 @@ OpenPage = Callable[..., "Page"]
 
 @pytest.fixture
 def open_page(browser: Browser, porchlight: Porchlight) -> Iterator[OpenPage]:
-    """``open_page(viewport=None, browser=None)``: a watched page in a new context."""
+    """``open_page(viewport=None, using=None)``: a watched page in a new context of
+    ``using`` (default: ``browser``; ``webrtc_browser`` for WebRTC pages)."""
     contexts: list[tuple[BrowserContext, Watch]] = []
 
-    def new(viewport: ViewportSize | None = None, browser_: Browser | None = None) -> Page:
-        context = (browser_ or browser).new_context(
+    def new(viewport: ViewportSize | None = None, using: Browser | None = None) -> Page:
+        context = (using or browser).new_context(
             base_url=porchlight.url,
             ignore_https_errors=True,  # self-signed: the fixture checked its fingerprint
             viewport=viewport or {"width": 1280, "height": 800},

@@ -6,15 +6,19 @@ causes, and checks the requests the watch saw.)"""
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from tests.support import browser
+from tests.support import browser as browser_module
 from tests.support.browser import Watch, artifacts_dir, browser_unavailable_reason
 from tests.support.procs import require
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ORIGIN = "https://127.0.0.1:8443"
 
@@ -82,7 +86,7 @@ def test_console_errors_fail_unless_allowed_and_page_errors_always_do() -> None:
 def test_a_missing_browser_skips_here_and_fails_in_ci(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(browser_module, "CHROMIUM", tmp_path / "no-chromium")
     reason = browser_unavailable_reason()
     assert reason is not None
     assert "apt-get install chromium" in reason
@@ -101,3 +105,17 @@ def test_screenshots_go_to_the_artifacts_folder(
     assert artifacts_dir() == Path("test-artifacts")
     monkeypatch.setenv("PORCHLIGHT_ARTIFACTS", str(tmp_path / "out"))
     assert artifacts_dir() == tmp_path / "out"
+
+
+def test_both_browsers_are_debian_chromium(browser: Browser, webrtc_browser: Browser) -> None:
+    """Playwright drives the Debian package (no downloaded browser), with either flag set."""
+    shown = subprocess.run(
+        [str(browser_module.CHROMIUM), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    for launched in (browser, webrtc_browser):
+        assert launched.version in shown
+        page = launched.new_page()
+        try:
+            assert page.evaluate("typeof RTCPeerConnection") == "function"
+        finally:
+            page.close()
