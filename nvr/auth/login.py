@@ -105,7 +105,7 @@ class SignIn:
                 )
             if user.password_hash is not None and self.passwords.needs_rehash(user.password_hash):
                 self._rehash(user, secret)
-        self.throttle.succeeded(name)
+        self.throttle.succeeded(name, address)
         issued = self.sessions.login(principal, replacing=replacing, unlock_token=unlock_token)
         self.record("login", {"session": issued.session.key[:16], "client": client}, actor)
         return issued
@@ -124,7 +124,7 @@ class SignIn:
             token = self.unlock(passphrase.encode(), actor_of(principal))
         except WrongPassphrase:
             raise LoginRefused(403, "wrong passphrase") from None
-        self.throttle.succeeded(principal.name)
+        self.throttle.succeeded(principal.name, address)
         return token
 
     def _failed(self, payload: dict[str, Any], actor: Actor) -> NoReturn:

@@ -32,6 +32,7 @@ from nvr.auth.policy import Permission
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
+from nvr.web.errors import ERROR_RESPONSES
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
@@ -147,6 +148,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        # Every route may refuse (401, 403 ...): declared once, in the one error shape.
+        responses=ERROR_RESPONSES,
     )
     pages = Pages(root)
     app.mount("/static", StaticFiles(directory=str(root / "static")), name="static")

@@ -35,6 +35,7 @@ from nvr.auth.sessions import (
     set_session_cookie,
 )
 from nvr.service.unlock import UnlockManager
+from nvr.web.errors import THROTTLED
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ def session_router(accounts: Accounts) -> APIRouter:
             unlocked=sessions.is_unlocked(session),
         )
 
-    @router.post("/session", summary="Sign in (the owner with the key passphrase)")
+    @router.post(
+        "/session",
+        summary="Sign in (the owner with the key passphrase)",
+        responses={429: THROTTLED},
+    )
     def login(body: LoginRequest, request: Request, response: Response) -> SessionInfo:
         if not same_origin(request):
             raise HTTPException(403, "cross-site request refused")
@@ -134,7 +139,11 @@ def session_router(accounts: Accounts) -> APIRouter:
         clear_session_cookie(response)
         return Ended(ended=ended)
 
-    @router.post("/unlock", summary="Unlock footage again with the owner passphrase")
+    @router.post(
+        "/unlock",
+        summary="Unlock footage again with the owner passphrase",
+        responses={429: THROTTLED},
+    )
     def unlock(body: UnlockRequest, request: Request, caller: Owner) -> UnlockState:
         try:
             token = accounts.sign_in.reunlock(
