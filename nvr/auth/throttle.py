@@ -175,6 +175,18 @@ class LoginThrottle:
                 self._on_lockout(lockout)
         return Verdict(True)
 
+    def waiting(self, account: str, address: str | None) -> Verdict:
+        """Whether ``account`` or ``address`` must wait now, WITHOUT counting an attempt:
+        for checks that count only failures (the setup code, ``nvr.web.setup``), which
+        call ``attempt`` after a wrong guess."""
+        now = self._clock.monotonic()
+        with self._lock:
+            wait = max(
+                self._accounts.wait(account_key(account), now),
+                self._addresses.wait(address_key(address), now),
+            )
+        return Verdict(wait <= 0, wait)
+
     def succeeded(self, account: str) -> None:
         with self._lock:
             self._accounts.states.pop(account_key(account), None)
