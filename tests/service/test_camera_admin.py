@@ -277,28 +277,32 @@ async def test_the_live_stream_test_reports_the_format_or_why_not(
     assert (not_rtsp.status_code, not_rtsp.json()["field"]) == (422, "url")
 
 
+@pytest.fixture
+async def keyless(tmp_path: Path) -> AsyncIterator[Running]:
+    async for value in running(tmp_path, keys=False):
+        yield value
+
+
 @pytest.mark.rtsp
 async def test_enable_recording_starts_recorders_for_cameras_already_running(
-    tmp_path: Path, rtsp_camera: RtspCamera
+    keyless: Running, rtsp_camera: RtspCamera
 ) -> None:
-    async for fresh in running(tmp_path, keys=False):
-        cam = Config.model_validate(
-            {"cameras": [{"name": "porch", "main_url": rtsp_camera.url("/live")}]}
-        ).cameras[0]
-        await fresh.cameras.add_camera(cam)
-        await fresh.until(lambda: (c := fresh.camera("porch")) is not None and c.packets > 5)
-        status_before = fresh.camera("porch")
-        assert status_before is not None
-        assert status_before.recording == "off"  # no keys: nothing records
-        fresh.box.create_owner_keys(PASSPHRASE.encode(), 15, CLI_OWNER, "alex")
-        store = fresh.box.segment_store()
-        started = fresh.cameras.enable_recording((store, GapLog(fresh.box.sessions, SystemClock())))
-        assert started == ["porch"]
-        await fresh.until(
-            lambda: (c := fresh.camera("porch")) is not None and c.recording == "recording"
-        )
-        assert (
-            fresh.cameras.enable_recording((store, GapLog(fresh.box.sessions, SystemClock()))) == []
-        )
-        assert await fresh.cameras.remove_camera("porch") is True
-        assert any(rec.camera == "porch" for rec in store.all_records())
+    cam = Config.model_validate(
+        {"cameras": [{"name": "porch", "main_url": rtsp_camera.url("/live")}]}
+    ).cameras[0]
+    await keyless.cameras.add_camera(cam)
+    await keyless.until(lambda: (c := keyless.camera("porch")) is not None and c.packets > 5)
+    status_before = keyless.camera("porch")
+    assert status_before is not None
+    assert status_before.recording == "off"  # no keys: nothing records
+    keyless.box.create_owner_keys(PASSPHRASE.encode(), 15, CLI_OWNER, "alex")
+    store = keyless.box.segment_store()
+    recording = (store, GapLog(keyless.box.sessions, SystemClock()))
+    assert keyless.cameras.enable_recording(recording) == ["porch"]
+    await keyless.until(
+        lambda: (c := keyless.camera("porch")) is not None and c.recording == "recording"
+    )
+    assert keyless.cameras.enable_recording(recording) == []  # once per camera
+    assert await keyless.cameras.remove_camera("porch") is True
+    assert await keyless.cameras.remove_camera("porch") is False
+    assert any(rec.camera == "porch" for rec in store.all_records())
