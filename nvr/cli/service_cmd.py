@@ -135,7 +135,7 @@ def demo(
     # which the next 'nvr demo' with that data directory reads again.
     folder = data_dir or options.demo_data_dir()
     config_path = config if config is not None else default_config_path(folder.absolute())
-    cfg = load_config(config_path) if config_path.is_file() else Config()
+    cfg = load_config(config_path) if config is not None or config_path.is_file() else Config()
     cfg = options.with_overrides(cfg, data_dir=folder, bind=bind, port=port)
     on_box = (
         _demo_keys(passphrase_file, work_factor, owner) if passphrase_file is not None else None

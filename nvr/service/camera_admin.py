@@ -248,6 +248,9 @@ class CameraAdmin:
         if not start:
             return CameraConfig.model_construct(name=name)
         cam = next(c for c in cameras if c.name == name)
+        if self._cameras.has_camera(name):
+            # Running under a name the file did not have (removed with the CLI meanwhile).
+            await self._cameras.remove_camera(name)
         await self._cameras.add_camera(cam)
         return cam
 

@@ -91,7 +91,10 @@ def require_local(request: Request) -> None:
     if not is_loopback(host):
         raise HTTPException(
             status_code=403,
-            detail="this page is only available on the box itself until the owner is set up",
+            detail=(
+                "this page is only available on the box itself until the owner is set up: "
+                "open the first-run link (/setup?code=...) the service printed in its log"
+            ),
         )
 
 

@@ -306,3 +306,39 @@ async def test_enable_recording_starts_recorders_for_cameras_already_running(
     assert await keyless.cameras.remove_camera("porch") is True
     assert await keyless.cameras.remove_camera("porch") is False
     assert any(rec.camera == "porch" for rec in store.all_records())
+
+
+async def test_an_onvif_camera_is_added_with_its_secret_and_removed_while_unreachable(
+    run: Running,
+) -> None:
+    """Nothing listens on 127.0.0.1:9: the camera's ONVIF task keeps retrying, and removing
+    the camera cancels it; the password goes to the secrets file, and an edit without a
+    password keeps it."""
+    body = {
+        "name": "gate",
+        "onvif_host": "127.0.0.1",
+        "onvif_port": 9,
+        "username": "admin",
+        "password": "Gate-Secret-31",
+    }
+    r = await run.http.post("/api/v1/cameras", json=body, headers=run.headers)
+    assert r.status_code == 201, r.text
+    cam = load_config(run.config, env={}).cameras[0]
+    assert cam.onvif is not None
+    assert (cam.onvif.host, cam.onvif.port, cam.onvif.username) == ("127.0.0.1", 9, "admin")
+    assert cam.onvif.password is not None
+    assert cam.onvif.password.reveal() == "Gate-Secret-31"
+    assert "Gate-Secret-31" not in run.config.read_text()
+    await run.until(lambda: (c := run.camera("gate")) is not None and c.state == "unreachable")
+    edit = {k: v for k, v in body.items() if k != "password"} | {"record": "off"}
+    r = await run.http.put("/api/v1/cameras/gate", json=edit, headers=run.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["password_set"] is True
+    cam = load_config(run.config, env={}).cameras[0]
+    assert cam.record == "off"
+    assert cam.onvif is not None
+    assert cam.onvif.password is not None
+    r = await run.http.delete("/api/v1/cameras/gate", headers=run.headers)
+    assert r.status_code == 204
+    assert run.camera("gate") is None
+    assert await run.cameras.remove_camera("gate") is False
