@@ -22,6 +22,7 @@ session guard applies to everything else.
 - ``POST /api/v1/setup/recovery-confirmed`` (the owner's session, CSRF): the owner says the
   recovery key is stored; until then ``<data_dir>/setup-recovery-pending`` exists
   (204; 409 when nothing is pending). Audit entry ``setup.recovery_confirmed``.
+  ``GET /api/v1/setup/recovery`` (the owner): ``{pending}``, for the dashboard's reminder.
 
 The setup code: 8 symbols of Crockford's base32 (40 bits), shown as ``XXXX-XXXX``,
 made by ``SetupCode.create`` at service start while there is no owner, written to
@@ -182,6 +183,10 @@ class OwnerCreated(BaseModel):
     recording: list[str]
 
 
+class RecoveryState(BaseModel):
+    pending: bool
+
+
 def _field_error(field_name: str, reason: str, hint: str | None = None) -> HTTPException:
     detail: dict[str, Any] = {"field": field_name, "reason": reason}
     if hint:
@@ -337,6 +342,10 @@ def setup_router(flow: SetupFlow, accounts: Accounts, pages: Pages) -> APIRouter
             recovery_recipient=recipient,
             recording=recording,
         )
+
+    @router.get("/api/v1/setup/recovery", summary="Is the recovery key still unconfirmed?")
+    def recovery_state(caller: Owner) -> RecoveryState:
+        return RecoveryState(pending=recovery_pending(data_dir))
 
     @router.post(
         "/api/v1/setup/recovery-confirmed",

@@ -58,6 +58,13 @@ MATRIX: list[tuple[str, str, str, dict[str, str] | None, tuple[int, int, int, in
         (409, 409, 409, 409),
     ),
     ("POST", "/api/v1/setup/owner", "/api/v1/setup/owner", None, (409, 409, 409, 409)),
+    (
+        "GET",
+        "/api/v1/setup/recovery",
+        "/api/v1/setup/recovery",
+        None,
+        (401, 403, 403, 200),
+    ),
     # The owner's session; 409: no recovery key waits for confirmation on this box.
     (
         "POST",

@@ -248,7 +248,11 @@ async def test_setup_creates_keys_signs_in_and_the_recovery_key_opens_new_footag
     assert (await http.post(confirm)).status_code == 401
     assert (await http.post(confirm, headers=cookie(token))).status_code == 403
     headers = {**cookie(token), CSRF_HEADER: body["csrf_token"]}
+    state = await http.get("/api/v1/setup/recovery", headers=cookie(token))
+    assert state.json() == {"pending": True}
     assert (await http.post(confirm, headers=headers)).status_code == 204
+    state = await http.get("/api/v1/setup/recovery", headers=cookie(token))
+    assert state.json() == {"pending": False}
     assert not (fresh.data_dir / PENDING_FILE).exists()
     assert (await http.post(confirm, headers=headers)).status_code == 409
     kinds = fresh.kinds()
