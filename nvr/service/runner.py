@@ -4,7 +4,9 @@ Start-up, in order: data directory (0700) → the box (database migrations, key 
 audit log) → the owner account for keys made before accounts existed → service run row,
 camera registration and a ``service.start`` audit entry → storage reconciliation (files
 vs index, before anything records) → TLS certificate → camera ingest (and the demo
-doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect) →
+doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect; while no
+owner exists, with the first-run setup and its one-time code, nvr.web.setup; the cameras
+API changes the config file and the running cameras, nvr.service.camera_admin) →
 housekeeping (unlock and session expiry, retention, audit checkpoints). SIGTERM or SIGINT
 stops the servers, locks every unlock session, stops the cameras, marks the run cleanly
 stopped, writes ``service.stop``, and ``run()`` returns.

@@ -328,7 +328,13 @@ def setup_router(flow: SetupFlow, accounts: Accounts, pages: Pages) -> APIRouter
         set_session_cookie(response, issued.token, accounts.sessions.max_age)
         recording: list[str] = []
         if flow.on_keys is not None:
-            started = await flow.on_keys()
+            # The recovery key must reach the owner whatever happens to the cameras: a
+            # failure here is logged (recording then starts at the next restart).
+            try:
+                started = await flow.on_keys()
+            except Exception:
+                log.exception("owner keys made, but recording could not be started")
+                started = []
             if isinstance(started, list):
                 recording = [str(s) for s in started]
         log.info("first-run setup done: owner keys and account created", extra={"owner": name})
