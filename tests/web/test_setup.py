@@ -5,6 +5,7 @@ signed in, the recording callback, the recovery confirmation, and the end of set
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -262,3 +263,28 @@ async def test_setup_creates_keys_signs_in_and_the_recovery_key_opens_new_footag
     assert PASSPHRASE not in str(entries)
     assert recovery not in str(entries)
     assert {user for kind, _, user in entries if kind.startswith("setup.")} == {"alex"}
+
+
+async def test_two_browsers_racing_make_one_owner_and_a_cross_site_post_is_refused(
+    fresh: Fresh, http: httpx.AsyncClient
+) -> None:
+    code = {CODE_HEADER: fresh.code.display}
+    evil = await http.post(
+        "/api/v1/setup/owner",
+        json=owner_body(),
+        headers={**code, "origin": "https://evil.example"},
+    )
+    assert (evil.status_code, evil.json()["error"]) == (403, "cross-site request refused")
+    assert not fresh.site.box.keys.exists()
+    async with fresh.client(("192.168.1.21", 50000)) as other:
+        first, second = await asyncio.gather(
+            http.post("/api/v1/setup/owner", json=owner_body(), headers=code),
+            other.post(
+                "/api/v1/setup/owner",
+                json={**owner_body(), "name": "mallory"},
+                headers=code,
+            ),
+        )
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    assert fresh.kinds().count("keys.init") == 1
+    assert fresh.keys_made == 1
