@@ -188,6 +188,18 @@ class LoginThrottle:
                 self._on_lockout(lockout)
         return Verdict(True)
 
+    def waiting(self, account: str, address: str | None) -> Verdict:
+        """Whether ``account`` or ``address`` must wait now, WITHOUT counting an attempt:
+        for checks that count only failures (the setup code, ``nvr.web.setup``), which
+        call ``attempt`` after a wrong guess."""
+        now = self._clock.monotonic()
+        with self._lock:
+            wait = max(
+                self._accounts.wait(account_key(account), now),
+                self._addresses.wait(address_key(address), now),
+            )
+        return Verdict(wait <= 0, wait)
+
     def succeeded(self, account: str, address: str | None) -> None:
         """A correct password for ``account`` from ``address`` (after ``attempt``)."""
         with self._lock:

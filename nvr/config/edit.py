@@ -4,6 +4,11 @@ Contract:
 - ``add_camera(path, camera, secrets=...)`` appends ``camera`` (plain data; a ``SecretRef``
   value is written as ``!secret name``) to ``cameras:``; ``remove_camera(path, name)``
   takes it out again. A missing config file is created from ``DEFAULT_TEXT``.
+- ``camera_data(path, name)`` is camera ``name`` as plain data (``!secret`` values stay
+  ``TaggedScalar`` nodes, flow lists ``FlowList``), and ``replace_camera(path, name,
+  camera, secrets=...)`` writes an edited one in its place (the dashboard's camera edit):
+  comments around it stay, comments inside it are lost. A ``FlowList`` is written
+  ``[a, b]`` on one line (polygon points).
 - ``secrets`` (name -> value) are merged into the secrets file the loader would read
   (``$NVR_SECRETS_FILE``, else ``secrets.yaml`` beside the config), created mode 0600.
 - Nothing is replaced until the NEW text has passed the normal loader
@@ -41,10 +46,13 @@ from nvr.errors import UserError
 
 __all__ = [
     "DEFAULT_TEXT",
+    "FlowList",
     "SecretRef",
     "add_camera",
+    "camera_data",
     "camera_names",
     "remove_camera",
+    "replace_camera",
     "secrets_path",
 ]
 
@@ -69,6 +77,52 @@ def secrets_path(config: Path, env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     named = env.get("NVR_SECRETS_FILE")
     return Path(named) if named else config.parent / "secrets.yaml"
+
+
+class FlowList(list[Any]):
+    """A list written in flow style, ``[0.1, 0.2]``."""
+
+
+def camera_data(path: Path, name: str) -> dict[str, Any]:
+    """Camera ``name`` of the config at ``path`` as plain data; ``UserError`` if absent."""
+    doc = _Document.read(path)
+    names = doc.names()
+    if name not in names:
+        raise UserError(f"no camera named {name!r} in {path}")
+    assert doc.cameras is not None
+    plain = _plain(doc.cameras[names.index(name)])
+    assert isinstance(plain, dict)
+    return plain
+
+
+def replace_camera(
+    path: Path,
+    name: str,
+    camera: Mapping[str, Any],
+    *,
+    secrets: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Put ``camera`` in place of camera ``name`` (same position); validated as ``add``."""
+    doc = _Document.read(path)
+    names = doc.names()
+    if name not in names:
+        raise UserError(f"no camera named {name!r} in {path}")
+    new_name = str(camera.get("name", ""))
+    if new_name != name and new_name in names:
+        raise UserError(f"a camera named {new_name!r} is already in {path}")
+    doc.replace(names.index(name), _to_yaml(camera))
+    _commit(path, doc.text(), secrets or {}, env)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, CommentedSeq) and node.fa.flow_style():
+        return FlowList(_plain(item) for item in node)
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return node
 
 
 def camera_names(path: Path) -> list[str]:
@@ -208,6 +262,14 @@ class _Document:
         self.lines[key_line] = f"{match['key']}{match['rest']}\n"  # a top-level key: column 0
         self.lines[key_line + 1 : key_line + 1] = rendered
 
+    def replace(self, index: int, item: CommentedMap) -> None:
+        assert self.cameras is not None
+        first, last = self._item_span(index)
+        line = self.lines[first]
+        dash = len(line) - len(line.lstrip(" "))
+        body = self.cameras.lc.item(index)[1]
+        self.lines[first : last + 1] = self._render(item, dash, body)
+
     def delete(self, index: int) -> None:
         assert self.cameras is not None
         first, last = self._item_span(index)
@@ -234,6 +296,10 @@ class _Document:
 def _to_yaml(value: Any) -> Any:
     if isinstance(value, SecretRef):
         return TaggedScalar(value.name, tag="!secret")
+    if isinstance(value, FlowList):
+        seq = CommentedSeq([_to_yaml(item) for item in value])
+        seq.fa.set_flow_style()
+        return seq
     if isinstance(value, Mapping):
         node = CommentedMap()
         for key, item in value.items():

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +37,10 @@ from nvr.web.errors import ERROR_RESPONSES
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
+
+if TYPE_CHECKING:
+    from nvr.service.camera_admin import CameraAdmin
+    from nvr.web.setup import SetupFlow
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +92,10 @@ def require_local(request: Request) -> None:
     if not is_loopback(host):
         raise HTTPException(
             status_code=403,
-            detail="this page is only available on the box itself until the owner is set up",
+            detail=(
+                "this page is only available on the box itself until the owner is set up: "
+                "open the first-run link (/setup?code=...) the service printed in its log"
+            ),
         )
 
 
@@ -135,11 +143,15 @@ def create_app(
     record: Record | None = None,
     web_dir: Path | None = None,
     doorbell: APIRouter | None = None,
+    setup: SetupFlow | None = None,
+    cameras: CameraAdmin | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
     state); with ``segments`` and ``record`` (the audit call), clip playback too.
-    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself."""
+    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself.
+    ``setup`` (with ``accounts``) serves the first run (``nvr.web.setup``), ``cameras``
+    the camera management API and page (``nvr.web.cameras_admin``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -171,7 +183,12 @@ def create_app(
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401 and is_page(request):
             return RedirectResponse(SIGN_IN_PAGE, status_code=303, headers=exc.headers)
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        detail: object = exc.detail
+        if isinstance(detail, dict) and "reason" in detail:
+            # {"reason": ..., "field": ...}: a field-level refusal (setup, cameras).
+            body = {"error": detail["reason"], **{k: v for k, v in detail.items() if k != "reason"}}
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -221,5 +238,15 @@ def create_app(
 
     if doorbell is not None:
         app.include_router(doorbell)
+
+    if setup is not None and accounts is not None:
+        from nvr.web.setup import setup_router
+
+        app.include_router(setup_router(setup, accounts, pages))
+
+    if cameras is not None:
+        from nvr.web.cameras_admin import cameras_router
+
+        app.include_router(cameras_router(cameras, guard, pages))
 
     return app

@@ -36,6 +36,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/events", "Events", Permission.EVENTS_VIEW),
     NavEntry("/timeline", "Timeline", Permission.FOOTAGE_VIEW),
     NavEntry("/", "Cameras", Permission.HEALTH_VIEW),
+    NavEntry("/cameras", "Camera setup", Permission.CAMERAS_MANAGE),
     NavEntry("/settings", "Settings", Permission.USERS_MANAGE),
 )
 
