@@ -28,7 +28,7 @@ from tests.support.browser import (
 
 # Chromium logs every 4xx answer of a fetch as a console error; these tests expect some.
 REFUSED = r"Failed to load resource: the server responded with a status of 40[13]"
-OWNER_NAV = ["Live", "Events", "Timeline", "Cameras", "Settings"]
+OWNER_NAV = ["Live", "Events", "Timeline", "Status", "Cameras", "Settings"]
 
 
 def session_cookie(page: Page) -> dict[str, object]:
@@ -54,7 +54,7 @@ def test_sign_in_wrong_then_right_then_out(page: Page, porchlight: Porchlight) -
     sign_in(page, name, passphrase)
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link").all_inner_texts() == OWNER_NAV
-    assert nav.get_by_role("link", name="Cameras").get_attribute("aria-current") == "page"
+    assert nav.get_by_role("link", name="Status").get_attribute("aria-current") == "page"
     assert page.get_by_text("demo-doorbell").first.is_visible()
     assert porchlight.fingerprint in page.locator("main").inner_text()
     assert session_info(page)[1]["name"] == name
@@ -156,7 +156,7 @@ def test_the_sign_in_form_by_keyboard(page: Page, porchlight: Porchlight) -> Non
     page.keyboard.press("Tab")
     page.keyboard.type(passphrase)
     page.keyboard.press("Enter")  # Enter submits
-    page.get_by_role("heading", name="Cameras").wait_for()
+    page.get_by_role("heading", name="Status").wait_for()
     assert page.evaluate("document.activeElement.tagName") == "BODY"
 
 

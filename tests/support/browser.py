@@ -187,7 +187,7 @@ def sign_in(page: Page, name: str, password: str, *, expect_ok: bool = True) -> 
     page.get_by_role("button", name="Sign in").click()
     if expect_ok:
         page.wait_for_url(re.compile(r"/$"))
-        page.get_by_role("heading", name="Cameras").wait_for()
+        page.get_by_role("heading", name="Status").wait_for()
 
 
 def sign_out(page: Page) -> None:
