@@ -220,6 +220,14 @@ class CameraSet:
             )
             await subscription.run()
 
+    def live_source(self, name: str) -> StreamReader | None:
+        """The main-stream reader of camera ``name`` for live view (``nvr.live``), or None
+        when there is none (yet: an ONVIF camera still being resolved)."""
+        for reader, _ in self._readers:
+            if reader.name == name:
+                return reader
+        return None
+
     def trigger(self, camera: str, at: datetime | None = None) -> None:
         """An event on ``camera`` at ``at`` (default now): an ``events``-mode recorder
         records around it. Any thread."""

@@ -36,6 +36,7 @@ from nvr.errors import UserError
 from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
+from nvr.live import LiveService
 from nvr.record.gaps import GapLog
 from nvr.secrets import mask_url
 from nvr.service.accounts import build_accounts, ensure_owner
@@ -167,6 +168,7 @@ class Service:
         unlock = UnlockManager(box.keys, self.clock, box.record)
         run_id: int | None = None
         tasks: list[asyncio.Task[None]] = []
+        live: LiveService | None = None
         try:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
@@ -198,6 +200,10 @@ class Service:
                 (store, GapLog(box.sessions, self.clock)) if keys_state(box) == "ready" else None
             )
             await self._cameras.start(recording)
+            names = camera_names(cfg, self.demo)
+            live = LiveService(
+                source=self._cameras.live_source, cameras=lambda: names, record=box.record
+            )
 
             app = create_app(
                 status=self.status,
@@ -205,6 +211,7 @@ class Service:
                 segments=lambda: store,
                 record=box.record,
                 doorbell=self._doorbell_router(box),
+                live=live,
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]
@@ -244,6 +251,8 @@ class Service:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             unlock.lock_all("shutdown")
+            if live is not None:
+                await live.close()  # every viewer's peer connection, before the readers
             await self._cameras.stop()
             await self._hub.close()  # motion events the workers ended while stopping
             if run_id is not None:

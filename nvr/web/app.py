@@ -29,9 +29,11 @@ from nvr import __version__
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
+from nvr.live import LiveService
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
+from nvr.web.live import live_router
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
@@ -134,11 +136,13 @@ def create_app(
     record: Record | None = None,
     web_dir: Path | None = None,
     doorbell: APIRouter | None = None,
+    live: LiveService | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
     state); with ``segments`` and ``record`` (the audit call), clip playback too.
-    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself."""
+    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself. With
+    ``live``, live view (WHEP), snapshots and the live pages (``nvr.web.live``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -218,5 +222,8 @@ def create_app(
 
     if doorbell is not None:
         app.include_router(doorbell)
+
+    if live is not None:
+        app.include_router(live_router(live, guard, pages))
 
     return app
