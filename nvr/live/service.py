@@ -19,7 +19,9 @@ never contacts anything to offer live view. aiortc gathers every candidate befor
 ``setLocalDescription`` returns, so the answer is complete (non-trickle WHEP).
 
 Audit: ``live.start`` {camera, session} when a session is created and ``live.stop``
-{camera, session, seconds, reason} when it ends, each naming the viewer as actor.
+{camera, session, seconds, reason} when it ends, each naming the viewer as actor;
+``live.snapshot`` {camera} for snapshots, at most once per viewer and camera every
+``SNAPSHOT_AUDIT_EVERY`` seconds (the fallback polls every 2 s).
 A session that has not connected within ``connect_timeout`` or whose connection fails
 is ended by the box.
 """
@@ -56,6 +58,9 @@ MAX_VIEWERS = 8
 CONNECT_TIMEOUT = 30.0  # seconds for a new session's ICE + DTLS to complete
 SNAPSHOT_TTL = 1.0  # seconds a snapshot is reused
 KEYFRAME_WAIT = 5.0  # seconds a snapshot waits for a first keyframe
+# Snapshots are live pictures too, but the fallback fetches one every 2 s: the audit log
+# gets one ``live.snapshot`` entry per viewer and camera per this many seconds.
+SNAPSHOT_AUDIT_EVERY = 600.0
 
 Record = Callable[[str, dict[str, Any], Actor], object]
 
@@ -138,6 +143,7 @@ class LiveService:
         self._sessions: dict[str, LiveSession] = {}
         self._snapshots: dict[str, tuple[float, Snapshot]] = {}
         self._snapshot_lock = asyncio.Lock()
+        self._snapshot_audits: dict[tuple[Actor, str], float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -285,8 +291,17 @@ class LiveService:
 
     # --- snapshots --------------------------------------------------------------------
 
-    async def snapshot(self, camera: str) -> Snapshot:
+    async def snapshot(self, camera: str, actor: Actor) -> Snapshot:
         """The latest picture as JPEG; ``UnknownCamera`` / ``CameraOffline``."""
+        shot = await self._snapshot(camera)
+        now = time.monotonic()
+        last = self._snapshot_audits.get((actor, camera))
+        if last is None or now - last >= SNAPSHOT_AUDIT_EVERY:
+            self._snapshot_audits[(actor, camera)] = now
+            await asyncio.to_thread(self._record, "live.snapshot", {"camera": camera}, actor)
+        return shot
+
+    async def _snapshot(self, camera: str) -> Snapshot:
         feed = self.feed(camera)
         async with self._snapshot_lock:  # one decode at a time on a small box
             cached = self._snapshots.get(camera)

@@ -33,7 +33,7 @@ from nvr.live import LiveService
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
-from nvr.web.live import live_router
+from nvr.web.live import install_live
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
@@ -224,6 +224,6 @@ def create_app(
         app.include_router(doorbell)
 
     if live is not None:
-        app.include_router(live_router(live, guard, pages))
+        install_live(app, live, guard, pages)
 
     return app

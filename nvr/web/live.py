@@ -22,7 +22,8 @@ reaches only the cameras the owner allowed and an installer only inside an insta
 State changes need the session cookie and the CSRF header like every other POST (the
 Authorizer). Live view does *not* need the owner's footage unlock: live video is not
 recorded footage and is never decrypted; each start and end is audited instead
-(``live.start`` / ``live.stop``, by ``LiveService``).
+(``live.start`` / ``live.stop``, and ``live.snapshot`` at most every 10 minutes per viewer
+and camera, by ``LiveService``).
 
 No ``from __future__ import annotations``: handlers use ``Annotated[..., Depends(...)]``
 on dependencies local to the factory.
@@ -31,7 +32,7 @@ on dependencies local to the factory.
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from nvr.audit.entry import Actor
@@ -72,14 +73,35 @@ def session_path(camera: str, session_id: str) -> str:
     return f"/api/v1/cameras/{camera}/whep/{session_id}"
 
 
-def live_router(live: LiveService, guard: Guard, pages: Pages) -> APIRouter:
-    router = APIRouter()
+def install_live(app: FastAPI, live: LiveService, guard: Guard, pages: Pages) -> None:
+    """Add the live API (a router) and the live pages (on ``app`` itself, like the other
+    pages, so route listings that read ``app.routes`` see them) to ``app``."""
+    app.include_router(live_router(live, guard))
     Live = Annotated[Caller | None, Depends(guard(Permission.LIVE_VIEW))]
 
     def visible(caller: Caller | None) -> list[str]:
         names = live.cameras()
         allowed = caller.decision.cameras if caller is not None else None
         return names if allowed is None else [n for n in names if n in allowed]
+
+    @app.get("/live", response_class=HTMLResponse, include_in_schema=False)
+    async def live_grid(request: Request, caller: Live) -> HTMLResponse:
+        return pages.render(
+            request, "live.html", caller, title="Live", cameras=visible(caller), single=False
+        )
+
+    @app.get("/live/{camera}", response_class=HTMLResponse, include_in_schema=False)
+    async def live_single(camera: str, request: Request, caller: Live) -> HTMLResponse:
+        if camera not in live.cameras():
+            raise HTTPException(404, f"no camera named '{camera}'")
+        return pages.render(
+            request, "live.html", caller, title=f"Live: {camera}", cameras=[camera], single=True
+        )
+
+
+def live_router(live: LiveService, guard: Guard) -> APIRouter:
+    router = APIRouter()
+    Live = Annotated[Caller | None, Depends(guard(Permission.LIVE_VIEW))]
 
     @router.post(
         "/api/v1/cameras/{camera}/whep",
@@ -166,28 +188,15 @@ def live_router(live: LiveService, guard: Guard, pages: Pages) -> APIRouter:
         responses={200: {"content": {"image/jpeg": {}}}},
     )
     async def snapshot(camera: str, caller: Live) -> Response:
+        actor = actor_of(caller.principal) if caller is not None else LOCAL
         try:
-            shot = await live.snapshot(camera)
+            shot = await live.snapshot(camera, actor)
         except LiveError as exc:
             raise error_for(exc) from None
         return Response(
             shot.jpeg,
             media_type="image/jpeg",
             headers={"Porchlight-Size": f"{shot.width}x{shot.height}"},
-        )
-
-    @router.get("/live", response_class=HTMLResponse, include_in_schema=False)
-    async def live_grid(request: Request, caller: Live) -> HTMLResponse:
-        return pages.render(
-            request, "live.html", caller, title="Live", cameras=visible(caller), single=False
-        )
-
-    @router.get("/live/{camera}", response_class=HTMLResponse, include_in_schema=False)
-    async def live_single(camera: str, request: Request, caller: Live) -> HTMLResponse:
-        if camera not in live.cameras():
-            raise HTTPException(404, f"no camera named '{camera}'")
-        return pages.render(
-            request, "live.html", caller, title=f"Live: {camera}", cameras=[camera], single=True
         )
 
     return router

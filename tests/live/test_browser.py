@@ -11,8 +11,8 @@ element's clock, and pixels drawn from it onto a canvas.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
-import shutil
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from nvr.web.app import create_app
 from tests.live.inside import run_inside
 from tests.support.accounts import PASSWORDS, Site
 from tests.support.netns import Netns
+from tests.support.procs import require
 from tests.support.rtsp_server import Mount, RtspCameraFactory
 from tests.web.test_routes import status
 
@@ -86,17 +87,14 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def chromium() -> Path:
-    if not CHROMIUM.exists() or shutil.which("node") is None and not _has_playwright():
-        pytest.skip("needs Debian's chromium (/usr/bin/chromium) and playwright")
+    """Debian's Chromium and the playwright package, or a skip naming what is missing."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = "the browser test needs Debian's chromium (/usr/bin/chromium)"
+    elif importlib.util.find_spec("playwright") is None:
+        reason = "the browser test needs the playwright package (pip)"
+    require(reason)
     return CHROMIUM
-
-
-def _has_playwright() -> bool:
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 async def browse(base: str, shot: Path) -> dict[str, Any]:

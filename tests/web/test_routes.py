@@ -16,11 +16,13 @@ from fastapi.routing import APIRoute
 
 from nvr.auth.policy import Role
 from nvr.auth.sessions import CSRF_HEADER, Principal
+from nvr.live import LiveService
 from nvr.service.status import ServiceStatus
 from nvr.web.app import create_app
 from tests.support.accounts import BASE, LAN, PASSPHRASE, Site, cookie, open_site
 
 CLIP = "/api/v1/cameras/porch/clip?start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:05Z"
+WHEP, WHEP_T = "/api/v1/cameras/porch/whep", "/api/v1/cameras/{camera}/whep"
 PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/session"), ("GET", "/signin")}
 
 # (method, path, route template, body): status for anonymous, viewer, installer, owner.
@@ -41,6 +43,21 @@ MATRIX: list[tuple[str, str, str, dict[str, str] | None, tuple[int, int, int, in
     # The viewer may see camera porch but holds no key to open footage; the installer has
     # no install window; the owner passes and there is no footage in that minute.
     ("GET", CLIP, "/api/v1/cameras/{camera}/clip", None, (401, 403, 403, 404)),
+    # Live view: no reader is running in this app (porch is offline: 503); the POST has no
+    # SDP body (415). The installer has no install window.
+    ("POST", WHEP, "/api/v1/cameras/{camera}/whep", None, (401, 415, 403, 415)),
+    ("OPTIONS", WHEP, "/api/v1/cameras/{camera}/whep", None, (401, 204, 403, 204)),
+    ("DELETE", f"{WHEP}/gone", f"{WHEP_T}/{{session_id}}", None, (401, 404, 403, 404)),
+    ("PATCH", f"{WHEP}/gone", f"{WHEP_T}/{{session_id}}", None, (401, 405, 403, 405)),
+    (
+        "GET",
+        "/api/v1/cameras/porch/snapshot.jpg",
+        "/api/v1/cameras/{camera}/snapshot.jpg",
+        None,
+        (401, 503, 403, 503),
+    ),
+    ("GET", "/live", "/live", None, (303, 200, 403, 200)),
+    ("GET", "/live/porch", "/live/{camera}", None, (303, 200, 403, 200)),
 ]
 CALLERS = ["anonymous", "viewer", "installer", "owner"]
 
@@ -68,10 +85,18 @@ async def http(site: Site) -> AsyncIterator[httpx.AsyncClient]:
         accounts=site.accounts,
         segments=site.box.segment_store,
         record=site.box.record,
+        live=offline_live(site),
     )
     transport = httpx.ASGITransport(app=app, client=LAN)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         yield client
+
+
+def offline_live(site: Site) -> LiveService:
+    """Live view over cameras porch and garage, neither streaming."""
+    return LiveService(
+        source=lambda name: None, cameras=lambda: ["porch", "garage"], record=site.box.record
+    )
 
 
 def headers_for(site: Site, caller: str) -> dict[str, str]:
@@ -124,6 +149,7 @@ def test_the_matrix_covers_every_route(site: Site) -> None:
         accounts=site.accounts,
         segments=site.box.segment_store,
         record=site.box.record,
+        live=offline_live(site),
     )
     # Routers included with include_router show in the OpenAPI schema; the pages (not in
     # the schema) are the app's own routes.
