@@ -71,6 +71,8 @@ async function startLive(tile) {
     tile.playing = true;
     clearTimeout(firstFrame);
     tile.root.dataset.playing = "true";
+    // ms from the start of the page load to the first frame shown (nvr bench live reads it)
+    tile.root.dataset.firstFrameMs = String(Math.round(performance.now()));
     setState(tile, "live");
   };
   if ("requestVideoFrameCallback" in tile.video) tile.video.requestVideoFrameCallback(playing);
