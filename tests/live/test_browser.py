@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from nvr.auth import users
 from nvr.capture import StreamReader
 from nvr.live import LiveService
 from nvr.web import tls
@@ -121,6 +122,12 @@ async def browse(base: str, shot: Path) -> dict[str, Any]:
             second = await page.evaluate(SAMPLE)
             fallback_hidden = await page.get_by_test_id("live-fallback").is_hidden()
             await page.screenshot(path=str(shot), full_page=True)
+            # The grid: garage has no stream, so its tile says why and shows snapshots.
+            await page.goto(f"{base}/live")
+            garage = page.get_by_test_id("live-tile-garage").get_by_test_id("live-fallback")
+            await garage.wait_for(state="visible", timeout=10_000)
+            garage_reason = await garage.text_content()
+            await page.screenshot(path=str(shot.with_name("live-grid.png")), full_page=True)
         finally:
             await browser.close()
     return {
@@ -128,6 +135,7 @@ async def browse(base: str, shot: Path) -> dict[str, Any]:
         "first": first,
         "second": second,
         "fallback_hidden": fallback_hidden,
+        "garage_reason": garage_reason,
     }
 
 
@@ -139,6 +147,8 @@ def test_chromium_plays_the_cameras_h264_live(
     tmp_path: Path,
 ) -> None:
     camera = rtsp_camera_factory([Mount("/live")], netns=netns)
+    with site.box.sessions.begin() as session:
+        users.set_viewer_cameras(session, site.ids["sam"], ["porch", "garage"])
     cert = tls.ensure_self_signed(tmp_path / "tls", ["127.0.0.1"], datetime.now(UTC))
     shot = artifacts() / "live-porch.png"
 
@@ -185,4 +195,7 @@ def test_chromium_plays_the_cameras_h264_live(
     assert second["checksum"] != first["checksum"]  # and the picture changes (the ball)
     assert seen["fallback_hidden"]
     assert shot.stat().st_size > 0
+    assert seen["garage_reason"] == (
+        "live video unavailable: camera 'garage' is not connected yet; showing snapshots"
+    )
     assert any(k == "live.start" and user == "sam" for k, _, user in site.audit())

@@ -27,7 +27,9 @@ function showSnapshots(tile, reason) {
   tile.note.hidden = false;
   tile.note.textContent = `live video unavailable: ${reason}; showing snapshots`;
   setState(tile, "snapshots");
-  tile.img.hidden = false;
+  // A camera with no picture either answers an error: no broken-image icon then.
+  tile.img.addEventListener("load", () => (tile.img.hidden = false));
+  tile.img.addEventListener("error", () => (tile.img.hidden = true));
   const refresh = () => {
     tile.img.src = `/api/v1/cameras/${encodeURIComponent(tile.camera)}/snapshot.jpg?t=${Date.now()}`;
   };
