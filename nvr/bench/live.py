@@ -142,9 +142,9 @@ def _start_service(ns: Namespace, data: Path, passphrase: str) -> tuple[subproce
         "--owner",
         OWNER,
     ]
-    log = (data.parent / "service.log").open("w")
     # `ip netns exec` execs the command: the Popen pid is the service's own.
-    proc = subprocess.Popen(ns.command(argv), stdout=subprocess.PIPE, stderr=log, text=True)
+    with (data.parent / "service.log").open("w") as log:
+        proc = subprocess.Popen(ns.command(argv), stdout=subprocess.PIPE, stderr=log, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 90
     for line in proc.stdout:
@@ -165,6 +165,7 @@ async def _measure(
     viewers: int,
     seconds: float,
     trials: int,
+    settle: float,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     from playwright.async_api import async_playwright
@@ -190,7 +191,7 @@ async def _measure(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the demo doorbell did not come online: {cams}")
                 await asyncio.sleep(0.25)
-            await asyncio.sleep(SETTLE_SECONDS)
+            await asyncio.sleep(settle)
 
             first: list[int] = []
             codec = None
@@ -203,9 +204,9 @@ async def _measure(
                 codec = await page.evaluate(CODEC)
                 progress(f"first frame, trial {trial + 1}/{trials}: {first[-1]} ms ({codec})")
                 await page.close()
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(min(1.0, settle))
 
-            await asyncio.sleep(SETTLE_SECONDS)
+            await asyncio.sleep(settle)
             progress(f"service CPU, no viewer, {seconds:.0f} s")
             before = cpu_seconds(pid)
             await asyncio.sleep(seconds)
@@ -218,7 +219,7 @@ async def _measure(
                 pages.append(page)
             for page in pages:
                 await page.wait_for_selector(playing, timeout=30_000)
-            await asyncio.sleep(SETTLE_SECONDS)
+            await asyncio.sleep(settle)
             progress(f"service CPU, {viewers} viewers, {seconds:.0f} s")
             before = cpu_seconds(pid)
             await asyncio.sleep(seconds)
@@ -239,6 +240,7 @@ def run(
     viewers: int = DEFAULT_VIEWERS,
     seconds: float = DEFAULT_SECONDS,
     trials: int = DEFAULT_TRIALS,
+    settle: float = SETTLE_SECONDS,
     progress: Callable[[str], None] = lambda line: None,
 ) -> LiveResult:
     folder = Path(tempfile.mkdtemp(prefix="porchlight-bench-live-", dir=work_dir))
@@ -258,6 +260,7 @@ def run(
                 viewers=viewers,
                 seconds=seconds,
                 trials=trials,
+                settle=settle,
                 progress=progress,
             ),
             timeout=120 + trials * 40 + 2 * seconds,

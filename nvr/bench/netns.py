@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
+NAME_PREFIX = "porchlight-bench"
 
 
 def _ip(*args: str) -> str:
@@ -50,7 +51,7 @@ class Namespace:
         self.name = name
 
     @classmethod
-    def create(cls, prefix: str = "porchlight-bench") -> Namespace:
+    def create(cls, prefix: str = NAME_PREFIX) -> Namespace:
         ns = cls(f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}")
         _ip("netns", "add", ns.name)
         try:

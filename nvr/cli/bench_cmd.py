@@ -421,7 +421,7 @@ def live_command(
         int, typer.Option("--viewers", min=1, max=8, help="Viewers for the CPU figure.")
     ] = 4,
     seconds: Annotated[
-        float, typer.Option("--seconds", min=5.0, help="Measured seconds, each phase.", metavar="S")
+        float, typer.Option("--seconds", min=1.0, help="Measured seconds, each phase.", metavar="S")
     ] = 20.0,
     trials: Annotated[int, typer.Option("--trials", min=1, help="First-frame trials.")] = 5,
     json_file: Annotated[

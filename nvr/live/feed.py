@@ -9,10 +9,11 @@ Contract::
     feed.remove_viewer(viewer); feed.latest_gop(); await feed.stop()
 
 The pump runs on the event loop and never blocks: the reader's subscription already drops
-for a slow pump (``nvr.capture.fanout``), and each viewer's queue drops *its own* frames
-up to the next keyframe when full, so one slow viewer never slows the recorder, the motion
-worker or another viewer. H.264 access units are made Annex B with SPS/PPS in front of each
-keyframe (``nvr.live.h264``) once, here, and shared (the same ``bytes``) by every viewer.
+for a slow pump (``nvr.capture.fanout``), and a viewer's full queue drops *its own* frames
+(all it holds, and everything up to the next keyframe), so one slow viewer never slows the
+recorder, the motion worker or another viewer. H.264 access units are made Annex B with
+SPS/PPS in front of each keyframe (``nvr.live.h264``) once, here, and shared (the same
+``bytes``) by every viewer.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ class LiveFrame:
 
 
 class Viewer:
-    """A bounded queue of frames for one viewer; starts at a keyframe, and after an
-    overflow drops everything up to the next keyframe (what it gets always decodes)."""
+    """A bounded queue of frames for one viewer; starts at a keyframe. On overflow it
+    empties (for live video, frames that old are worth nothing) and takes nothing up to
+    the next keyframe, so what it gets always decodes and is as recent as possible."""
 
     def __init__(self, maxsize: int = VIEWER_QUEUE) -> None:
         self.maxsize = maxsize
@@ -73,7 +75,8 @@ class Viewer:
             self.dropped += 1
             return False
         if len(self._items) >= self.maxsize:
-            self.dropped += 1
+            self.dropped += len(self._items) + 1
+            self._items.clear()
             self._resync = True
             return False
         self._resync = False

@@ -181,12 +181,9 @@ class LiveService:
     async def start(self, camera: str, offer: str, actor: Actor) -> LiveSession:
         if self._closed:
             raise CameraOffline("the service is stopping")
-        feed = self.feed(camera)
-        codec = feed.reader.health().codec
-        if codec is not None and codec != "h264":
-            raise CameraOffline(
-                f"camera '{camera}' sends {codec}; live video in the browser needs H.264"
-            )
+        # Cheap checks first: the camera's name, the offer, the cap; then the stream.
+        if camera not in self.cameras():
+            raise UnknownCamera(f"no camera named '{camera}'")
         if "v=0" not in offer or "m=video" not in offer:
             raise OfferRejected("the body is not an SDP offer with a video section")
         if not offer_has_h264(offer):
@@ -198,6 +195,12 @@ class LiveService:
             raise TooManyViewers(
                 f"{self.max_viewers} live viewers already (the box's limit); close one "
                 "or use snapshots"
+            )
+        feed = self.feed(camera)
+        codec = feed.reader.health().codec
+        if codec is not None and codec != "h264":
+            raise CameraOffline(
+                f"camera '{camera}' sends {codec}; live video in the browser needs H.264"
             )
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 

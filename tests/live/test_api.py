@@ -4,6 +4,7 @@ offline cameras, and snapshots of a real stream (the demo doorbell over RTSP).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import av
@@ -65,17 +66,25 @@ def make_live(site: Site, reader: StreamReader | None, max_viewers: int = 8) -> 
 
 
 @pytest.fixture
-async def live(site: Site, stream: StreamReader) -> AsyncIterator[LiveService]:
-    service = make_live(site, stream)
+async def live(site: Site) -> AsyncIterator[LiveService]:
+    """Live view with no stream running: enough for everything refused before the
+    camera's stream is needed (name, offer, cap, permissions)."""
+    service = make_live(site, None)
     yield service
     await service.close()
 
 
-@pytest.fixture
-async def http(site: Site, live: LiveService) -> AsyncIterator[httpx.AsyncClient]:
+@contextlib.asynccontextmanager
+async def client_for(site: Site, live: LiveService) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(status=status, accounts=site.accounts, live=live)
     transport = httpx.ASGITransport(app=app, client=LAN)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        yield client
+
+
+@pytest.fixture
+async def http(site: Site, live: LiveService) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(site, live) as client:
         yield client
 
 
@@ -147,11 +156,9 @@ async def test_an_offline_camera_is_503_with_a_reason(site: Site, http: httpx.As
     assert r.status_code == 503
 
 
-async def test_viewers_past_the_cap_get_503(site: Site, stream: StreamReader) -> None:
-    live = make_live(site, stream, max_viewers=0)
-    app = create_app(status=status, accounts=site.accounts, live=live)
-    transport = httpx.ASGITransport(app=app, client=LAN)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+async def test_viewers_past_the_cap_get_503(site: Site) -> None:
+    live = make_live(site, None, max_viewers=0)
+    async with client_for(site, live) as http:
         r = await http.post(
             WHEP.format("porch"), content=offer(), headers={**SDP, **headers_for(site, "owner")}
         )
@@ -162,8 +169,15 @@ async def test_viewers_past_the_cap_get_503(site: Site, stream: StreamReader) ->
 
 
 async def test_a_snapshot_is_a_jpeg_of_the_cameras_picture(
-    site: Site, http: httpx.AsyncClient
+    site: Site, stream: StreamReader
 ) -> None:
+    live = make_live(site, stream)
+    async with client_for(site, live) as http:
+        await check_snapshots(site, http)
+    await live.close()
+
+
+async def check_snapshots(site: Site, http: httpx.AsyncClient) -> None:
     sam = headers_for(site, "viewer")
     r = await http.get("/api/v1/cameras/porch/snapshot.jpg", headers=sam)
     assert r.status_code == 200, r.text

@@ -75,11 +75,12 @@ def test_a_viewer_starts_at_a_keyframe_and_resyncs_after_overflow() -> None:
     assert not viewer.put(frame(False))  # nothing before the first keyframe
     assert viewer.put(frame(True))
     assert viewer.put(frame(False))
-    assert not viewer.put(frame(False))  # full: dropped ...
-    viewer._items.clear()
-    assert not viewer.put(frame(False))  # ... and so is everything up to a keyframe
+    assert not viewer.put(frame(False))  # full: it empties (stale frames are worthless) ...
+    assert viewer.qsize() == 0
+    assert not viewer.put(frame(False))  # ... and takes nothing up to a keyframe
     assert viewer.put(frame(True))
-    assert viewer.dropped == 3
+    assert viewer.qsize() == 1
+    assert viewer.dropped == 1 + 3 + 1
 
 
 def test_the_rtp_clock_plays_the_backlog_at_once_then_in_real_time() -> None:
