@@ -224,9 +224,9 @@ async def _measure(
             before = cpu_seconds(pid)
             await asyncio.sleep(seconds)
             busy = cpu_seconds(pid) - before
-            still = [await pg.get_attribute(playing, "data-playing") for pg in pages]
-            if any(s != "true" for s in still):
-                raise RuntimeError("a viewer stopped playing during the measurement")
+            fell_back = [await pg.is_visible('[data-testid="live-fallback"]') for pg in pages]
+            if any(fell_back):
+                raise RuntimeError("a viewer fell back to snapshots during the measurement")
             for page in pages:
                 await page.close()
         finally:

@@ -14,6 +14,7 @@ import asyncio
 import importlib.util
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-async def browse(base: str, shot: Path) -> dict[str, Any]:
+async def browse(base: str, shot: Path, kill_camera: Callable[[], None]) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -128,6 +129,12 @@ async def browse(base: str, shot: Path) -> dict[str, Any]:
             await garage.wait_for(state="visible", timeout=10_000)
             garage_reason = await garage.text_content()
             await page.screenshot(path=str(shot.with_name("live-grid.png")), full_page=True)
+            # The camera dies mid-view: the frozen tile says so and falls back.
+            await page.wait_for_selector('[data-testid="live-tile-porch"][data-playing="true"]')
+            kill_camera()
+            porch = page.get_by_test_id("live-tile-porch").get_by_test_id("live-fallback")
+            await porch.wait_for(state="visible", timeout=20_000)
+            porch_reason = await porch.text_content()
         finally:
             await browser.close()
     return {
@@ -136,6 +143,7 @@ async def browse(base: str, shot: Path) -> dict[str, Any]:
         "second": second,
         "fallback_hidden": fallback_hidden,
         "garage_reason": garage_reason,
+        "porch_reason": porch_reason,
     }
 
 
@@ -177,7 +185,7 @@ def test_chromium_plays_the_cameras_h264_live(
         try:
             while not server.started:
                 await asyncio.sleep(0.02)
-            return await browse(f"https://127.0.0.1:{port}", shot)
+            return await browse(f"https://127.0.0.1:{port}", shot, camera.kill)
         finally:
             await live.close()
             server.should_exit = True
@@ -198,4 +206,5 @@ def test_chromium_plays_the_cameras_h264_live(
     assert seen["garage_reason"] == (
         "live video unavailable: camera 'garage' is not connected yet; showing snapshots"
     )
+    assert seen["porch_reason"] == "live video unavailable: the video stopped; showing snapshots"
     assert any(k == "live.start" and user == "sam" for k, _, user in site.audit())

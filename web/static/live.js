@@ -11,6 +11,7 @@ import { api } from "/static/api.js";
 const FIRST_FRAME_MS = 5000;
 const SNAPSHOT_MS = 2000;
 const BADGE_MS = 30000;
+const STALL_MS = 8000; // a playing video with no new frame this long: fall back
 const BADGE_TEXT = { doorbell: "Doorbell", motion: "Motion", camera_motion: "Motion" };
 
 const tiles = new Map(); // camera -> tile state
@@ -76,6 +77,7 @@ async function startLive(tile) {
     // ms from the start of the page load to the first frame shown (nvr bench live reads it)
     tile.root.dataset.firstFrameMs = String(Math.round(performance.now()));
     setState(tile, "live");
+    watchForStall(tile);
   };
   if ("requestVideoFrameCallback" in tile.video) tile.video.requestVideoFrameCallback(playing);
   else tile.video.addEventListener("playing", playing, { once: true });
@@ -99,6 +101,28 @@ async function startLive(tile) {
     clearTimeout(firstFrame);
     showSnapshots(tile, error.message || String(error));
   }
+}
+
+// A camera that goes away mid-view leaves a frozen picture: say so and show snapshots.
+// Frames are counted with requestVideoFrameCallback (currentTime of a MediaStream keeps
+// running without frames); hidden tabs are skipped: browsers stop painting their video.
+function watchForStall(tile) {
+  if (!("requestVideoFrameCallback" in tile.video)) return;
+  let lastFrame = performance.now();
+  const onFrame = () => {
+    lastFrame = performance.now();
+    if (!tile.fallback) tile.video.requestVideoFrameCallback(onFrame);
+  };
+  tile.video.requestVideoFrameCallback(onFrame);
+  tile.stallTimer = setInterval(() => {
+    const now = performance.now();
+    if (tile.fallback) clearInterval(tile.stallTimer);
+    else if (document.hidden) lastFrame = now;
+    else if (now - lastFrame > STALL_MS) {
+      clearInterval(tile.stallTimer);
+      showSnapshots(tile, "the video stopped");
+    }
+  }, 1000);
 }
 
 // Non-trickle: send the offer once the browser has its (host) candidates, at most 2 s.
