@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 
 from nvr.auth import users
 from nvr.capture import StreamReader
@@ -81,6 +84,29 @@ SAMPLE = """
 """
 
 
+def event_stream() -> APIRouter:
+    """The camera-event stream's contract (SSE ``camera-event``, built elsewhere): one
+    doorbell press on porch, then the stream stays open."""
+    router = APIRouter()
+
+    async def events() -> AsyncIterator[str]:
+        data = {
+            "camera": "porch",
+            "kind": "doorbell",
+            "phase": "instant",
+            "at": "2026-11-28T00:00:00Z",
+        }
+        yield f"event: camera-event\ndata: {json.dumps(data)}\n\n"
+        while True:
+            await asyncio.sleep(1)
+
+    @router.get("/api/v1/events/stream")
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return router
+
+
 def artifacts() -> Path:
     path = Path(os.environ.get("PORCHLIGHT_ARTIFACTS", "test-artifacts")) / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
@@ -128,6 +154,9 @@ async def browse(base: str, shot: Path, kill_camera: Callable[[], None]) -> dict
             garage = page.get_by_test_id("live-tile-garage").get_by_test_id("live-fallback")
             await garage.wait_for(state="visible", timeout=10_000)
             garage_reason = await garage.text_content()
+            badge = page.get_by_test_id("live-tile-porch").get_by_test_id("live-badge")
+            await badge.wait_for(state="visible", timeout=10_000)
+            badge_text = await badge.text_content()
             await page.screenshot(path=str(shot.with_name("live-grid.png")), full_page=True)
             # The camera dies mid-view: the frozen tile says so and falls back.
             await page.wait_for_selector('[data-testid="live-tile-porch"][data-playing="true"]')
@@ -144,6 +173,7 @@ async def browse(base: str, shot: Path, kill_camera: Callable[[], None]) -> dict
         "fallback_hidden": fallback_hidden,
         "garage_reason": garage_reason,
         "porch_reason": porch_reason,
+        "badge": badge_text,
     }
 
 
@@ -169,6 +199,7 @@ def test_chromium_plays_the_cameras_h264_live(
             record=site.box.record,
         )
         app = create_app(status=status, accounts=site.accounts, live=live)
+        app.include_router(event_stream())
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -206,5 +237,6 @@ def test_chromium_plays_the_cameras_h264_live(
     assert seen["garage_reason"] == (
         "live video unavailable: camera 'garage' is not connected yet; showing snapshots"
     )
+    assert seen["badge"] == "Doorbell"
     assert seen["porch_reason"] == "live video unavailable: the video stopped; showing snapshots"
     assert any(k == "live.start" and user == "sam" for k, _, user in site.audit())

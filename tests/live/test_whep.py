@@ -94,6 +94,9 @@ def test_an_aiortc_viewer_gets_the_cameras_h264(
                 try:
                     seen = await watch(pc, http, auth)
                     seen["viewers_during"] = live.viewers
+                    site.open_window()  # the installer may watch porch, but not end sam's view
+                    other = headers_for(site, "installer")
+                    seen["other"] = (await http.delete(seen["location"], headers=other)).status_code
                     ended = await http.delete(seen["location"], headers=auth)
                     again = await http.delete(seen["location"], headers=auth)
                 finally:
@@ -117,6 +120,7 @@ def test_an_aiortc_viewer_gets_the_cameras_h264(
     difference = np.abs(pictures[-1].astype(int) - pictures[0].astype(int)).mean()
     assert difference > 1.0
     assert seen["viewers_during"] == 1
+    assert seen["other"] == 404
     assert seen["deletes"] == (200, 404)
     assert seen["viewers_after"] == 0
     session = seen["location"].rsplit("/", 1)[1]
