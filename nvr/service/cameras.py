@@ -251,6 +251,12 @@ class CameraSet:
     def has_camera(self, name: str) -> bool:
         return name in self._onvif_tasks or any(r.name == name for r, _ in self._readers)
 
+    def names(self) -> list[str]:
+        """The cameras running now (streaming or still being resolved), in start order:
+        follows add_camera/remove_camera."""
+        running = [r.name for r, _ in self._readers]
+        return [*running, *(n for n in self._onvif_tasks if n not in running)]
+
     async def add_camera(self, cam: CameraConfig) -> None:
         """Start a camera added to the config while running: its reader, motion worker and
         (once keys exist) recorder, or its ONVIF task. On the event loop."""
@@ -309,6 +315,14 @@ class CameraSet:
         if found:
             log.info("camera removed", extra={"camera": name})
         return found
+
+    def live_source(self, name: str) -> StreamReader | None:
+        """The main-stream reader of camera ``name`` for live view (``nvr.live``), or None
+        when there is none (yet: an ONVIF camera still being resolved)."""
+        for reader, _ in self._readers:
+            if reader.name == name:
+                return reader
+        return None
 
     def trigger(self, camera: str, at: datetime | None = None) -> None:
         """An event on ``camera`` at ``at`` (default now): an ``events``-mode recorder

@@ -38,6 +38,7 @@ from nvr.errors import UserError
 from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
+from nvr.live import LiveService
 from nvr.record.gaps import GapLog
 from nvr.secrets import mask_url
 from nvr.service.accounts import build_accounts, ensure_owner
@@ -179,6 +180,7 @@ class Service:
         unlock = UnlockManager(box.keys, self.clock, box.record)
         run_id: int | None = None
         tasks: list[asyncio.Task[None]] = []
+        live: LiveService | None = None
         try:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
@@ -210,6 +212,9 @@ class Service:
                 (store, GapLog(box.sessions, self.clock)) if keys_state(box) == "ready" else None
             )
             await self._cameras.start(recording)
+            live = LiveService(
+                source=self._cameras.live_source, cameras=self._cameras.names, record=box.record
+            )
 
             async def on_keys() -> list[str]:
                 """The first-run setup made the keys: record from now on, no restart."""
@@ -233,6 +238,7 @@ class Service:
                     box.record,
                     on_change=self._cameras_changed,
                 ),
+                live=live,
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]
@@ -288,6 +294,8 @@ class Service:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             unlock.lock_all("shutdown")
+            if live is not None:
+                await live.close()  # every viewer's peer connection, before the readers
             await self._cameras.stop()
             await self._hub.close()  # motion events the workers ended while stopping
             if run_id is not None:

@@ -30,10 +30,12 @@ from nvr import __version__
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
+from nvr.live import LiveService
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
 from nvr.web.errors import ERROR_RESPONSES
+from nvr.web.live import install_live
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
@@ -145,13 +147,15 @@ def create_app(
     doorbell: APIRouter | None = None,
     setup: SetupFlow | None = None,
     cameras: CameraAdmin | None = None,
+    live: LiveService | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
     state); with ``segments`` and ``record`` (the audit call), clip playback too.
     ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself.
     ``setup`` (with ``accounts``) serves the first run (``nvr.web.setup``), ``cameras``
-    the camera management API and page (``nvr.web.cameras_admin``)."""
+    the camera management API and page (``nvr.web.cameras_admin``); with ``live``, live
+    view (WHEP), snapshots and the live pages (``nvr.web.live``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -248,5 +252,7 @@ def create_app(
         from nvr.web.cameras_admin import cameras_router
 
         app.include_router(cameras_router(cameras, guard, pages))
+    if live is not None:
+        install_live(app, live, guard, pages)
 
     return app
