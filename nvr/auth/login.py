@@ -15,6 +15,11 @@ is tested without HTTP; ``nvr.web.session`` turns its answers into responses.
    and then refused. Every failure is the same ``LoginRefused(401, "wrong name or
    password")``; the audit entry says why, and names the account only when it exists
    (a password typed into the name field must not end up in the append-only log).
+   With the owner's second factor on (``second_factor.required()``), the one-time code
+   ``otp`` is checked right after the passphrase (the unlocked identity opens the sealed
+   TOTP secret); missing or wrong, the fresh unlock is locked again and the answer is the
+   same 401 as for a wrong passphrase (no oracle telling that the passphrase was right),
+   counted by the throttle like any failed attempt.
 3. ``SessionStore.login(principal, replacing=...)``: a new id (the presented one ends),
    the owner's unlock attached.
 """
@@ -25,7 +30,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from nvr.audit.entry import Actor
 from nvr.auth.passwords import Passwords
@@ -44,6 +49,17 @@ ANONYMOUS = Actor(role="anonymous", user=None)
 
 class WrongPassphrase(Exception):
     """The unlock refused the passphrase (the caller maps its own error to this)."""
+
+
+class SecondFactor(Protocol):
+    """The owner's second factor, checked after the passphrase unlocked the identity that
+    opens it (``nvr.service.accounts.TotpFactor`` over ``nvr.auth.totp.OwnerTotp``)."""
+
+    def required(self) -> bool: ...
+
+    def verify(self, unlock_token: str, code: str | None) -> bool: ...
+
+    def discard(self, unlock_token: str) -> None: ...
 
 
 class LoginRefused(Exception):
@@ -70,9 +86,16 @@ class SignIn:
     sessions: SessionStore
     unlock: Callable[[bytes, Actor], str]  # raises WrongPassphrase, or LoginRefused(503)
     record: Record
+    second_factor: SecondFactor | None = None  # the owner's TOTP, when the service has one
 
     def sign_in(
-        self, name: str, secret: str, *, address: str | None, replacing: str | None = None
+        self,
+        name: str,
+        secret: str,
+        *,
+        address: str | None,
+        replacing: str | None = None,
+        otp: str | None = None,
     ) -> Issued:
         verdict = self.throttle.attempt(name, address)
         if not verdict.allowed:
@@ -88,11 +111,17 @@ class SignIn:
         unlock_token: str | None = None
         if user.role is Role.OWNER:
             try:
-                unlock_token = self.unlock(secret.encode(), actor)
+                token = self.unlock(secret.encode(), actor)
             except WrongPassphrase:
                 self._failed(
                     {"user": user.name, "reason": "wrong passphrase", "client": client}, actor
                 )
+            factor = self.second_factor
+            if factor is not None and factor.required() and not factor.verify(token, otp):
+                factor.discard(token)
+                why = "wrong code" if otp else "code missing"
+                self._failed({"user": user.name, "reason": why, "client": client}, actor)
+            unlock_token = token
         else:
             ok = self.passwords.verify(user.password_hash, secret)
             if not ok:

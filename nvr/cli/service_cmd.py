@@ -53,13 +53,26 @@ def _demo_keys(passphrase_file: Path, work_factor: int | None, owner: str) -> Ca
     return create
 
 
-def _run(cfg: Config, *, demo: bool, on_box: Callable[[Box], None] | None = None) -> None:
+def _run(
+    cfg: Config,
+    *,
+    demo: bool,
+    on_box: Callable[[Box], None] | None = None,
+    config_path: Path | None = None,
+) -> None:
     from nvr.service.memory import limit_malloc_arenas
     from nvr.service.runner import Service
 
     limit_malloc_arenas()  # before any camera thread exists
     setup_logging(cfg.logging.level, cfg.logging.format)
-    service = Service(cfg, clock=SystemClock(), demo=demo, on_ready=_announce, on_box=on_box)
+    service = Service(
+        cfg,
+        clock=SystemClock(),
+        demo=demo,
+        on_ready=_announce,
+        on_box=on_box,
+        config_path=config_path,
+    )
     asyncio.run(service.run())
     print("Porchlight stopped.", file=sys.stderr, flush=True)
 
@@ -71,10 +84,13 @@ def serve(
     port: int | None = options.PORT,
 ) -> None:
     """Run the recorder and the dashboard (HTTPS) with the installer's config."""
+    from nvr.config.loader import locate_config
+
     cfg = options.with_overrides(
         options.load(config, None), data_dir=data_dir, bind=bind, port=port
     )
-    _run(cfg, demo=False)
+    # The settings page saves retention changes to this file (None: defaults, no file).
+    _run(cfg, demo=False, config_path=locate_config(config))
 
 
 def demo(
@@ -112,7 +128,7 @@ def demo(
     on_box = (
         _demo_keys(passphrase_file, work_factor, owner) if passphrase_file is not None else None
     )
-    _run(cfg, demo=True, on_box=on_box)
+    _run(cfg, demo=True, on_box=on_box, config_path=config)
 
 
 def register(app: typer.Typer) -> None:

@@ -43,6 +43,7 @@ from nvr.service.box import Box, open_box
 from nvr.service.cameras import CameraSet, camera_names
 from nvr.service.housekeeping import Job, run_housekeeping
 from nvr.service.http import make_servers, wait_started
+from nvr.service.settings import RetentionEditor, apply_retention
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
 from nvr.storage.enforce import Retainer
@@ -51,6 +52,7 @@ from nvr.storage.sealed import EventStore
 from nvr.web import tls
 from nvr.web.app import create_app
 from nvr.web.doorbell import doorbell_router
+from nvr.web.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,10 @@ class Service:
         demo: bool = False,
         on_ready: Callable[[Ready], None] | None = None,
         on_box: Callable[[Box], None] | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.cfg = cfg
+        self.config_path = config_path  # where the settings page saves retention changes
         self.clock = clock
         self.demo = demo or cfg.demo_wanted()
         self.on_ready = on_ready
@@ -205,6 +209,18 @@ class Service:
                 segments=lambda: store,
                 record=box.record,
                 doorbell=self._doorbell_router(box),
+                settings=Settings(
+                    db=box.sessions,
+                    keys=box.keys,
+                    audit=box.audit,
+                    record=box.record,
+                    clock=self.clock,
+                    retention=RetentionEditor(
+                        self.config_path,
+                        cfg.storage,
+                        apply=lambda storage: apply_retention(retainer, storage),
+                    ),
+                ),
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]

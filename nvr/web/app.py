@@ -35,6 +35,7 @@ from nvr.storage.segments import SegmentStore
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
+from nvr.web.settings import Settings, add_settings_pages, settings_router
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +135,14 @@ def create_app(
     record: Record | None = None,
     web_dir: Path | None = None,
     doorbell: APIRouter | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
     state); with ``segments`` and ``record`` (the audit call), clip playback too.
-    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself."""
+    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself;
+    ``settings`` (with ``accounts``) adds the owner's settings pages and API
+    (``nvr.web.settings``: users, install windows, keys, two-factor, retention, audit)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -215,6 +219,10 @@ def create_app(
             app.include_router(
                 playback_router(segments, accounts.unlocks, record, viewer=footage_viewer(accounts))
             )
+
+    if accounts is not None and settings is not None:
+        app.include_router(settings_router(accounts, settings))
+        add_settings_pages(app, accounts, pages)
 
     if doorbell is not None:
         app.include_router(doorbell)
