@@ -168,6 +168,13 @@ def delete_user(session: Session, user_id: int) -> None:
     session.flush()
 
 
+def unknown_cameras(session: Session, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that name no known camera, sorted."""
+    wanted = sorted(set(names))
+    known = set(session.scalars(select(Camera.name).where(Camera.name.in_(wanted))))
+    return [name for name in wanted if name not in known]
+
+
 def set_viewer_cameras(session: Session, user_id: int, cameras: Iterable[str]) -> None:
     """Replace the cameras a viewer may watch; every name must be a known camera."""
     user = _user(session, user_id)

@@ -99,7 +99,7 @@ class NewWindow(BaseModel):
 def explain(exc: UserError, word: str = "passphrase") -> str:
     """A refused passphrase or password as one sentence with its hint."""
     message = exc.message.replace("passphrase", word)
-    return f"{message}. {exc.hint}" if exc.hint else message
+    return f"{message} ({exc.hint})" if exc.hint else message
 
 
 def window_out(window: InstallWindow, now: datetime) -> WindowOut:
@@ -167,15 +167,17 @@ def users_router(
         if body.cameras and role is not Role.VIEWER:
             raise HTTPException(422, "only a viewer has a camera list")
         with db.begin() as session:
+            # Checked before the account is made: nothing to undo (on SQLite the savepoint
+            # create_user uses does not roll back with the outer transaction).
+            unknown = users.unknown_cameras(session, body.cameras)
+            if unknown:
+                raise HTTPException(422, f"unknown camera: {', '.join(unknown)}")
             try:
                 created = users.create_user(session, name, role, password_hash, clock.wall())
             except UserError as exc:
                 raise HTTPException(409, exc.message) from None
             if body.cameras:
-                try:
-                    users.set_viewer_cameras(session, created.id, body.cameras)
-                except UserError as exc:
-                    raise HTTPException(422, exc.message) from None
+                users.set_viewer_cameras(session, created.id, body.cameras)
             result = out(session, created)
         record(
             "users.create",
