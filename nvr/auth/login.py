@@ -20,8 +20,12 @@ is tested without HTTP; ``nvr.web.session`` turns its answers into responses.
    TOTP secret); missing or wrong, the fresh unlock is locked again and the answer is the
    same 401 as for a wrong passphrase (no oracle telling that the passphrase was right),
    counted by the throttle like any failed attempt.
+   A viewer whose account name is also a household member's key name, and whose
+   password opens that key (the owner set the member passphrase to the same password),
+   gets the member identity unlocked (``member_unlock``): playback of the cameras the
+   owner allows, for footage recorded since the key was added.
 3. ``SessionStore.login(principal, replacing=...)``: a new id (the presented one ends),
-   the owner's unlock attached.
+   the owner's (or the linked viewer's) unlock attached.
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ class SignIn:
     unlock: Callable[[bytes, Actor], str]  # raises WrongPassphrase, or LoginRefused(503)
     record: Record
     second_factor: SecondFactor | None = None  # the owner's TOTP, when the service has one
+    # A viewer's household key: (account name, password, actor) -> unlock token, or None
+    # when no member key of that name exists or the password does not open it.
+    member_unlock: Callable[[str, bytes, Actor], str | None] | None = None
 
     def sign_in(
         self,
@@ -134,6 +141,8 @@ class SignIn:
                 )
             if user.password_hash is not None and self.passwords.needs_rehash(user.password_hash):
                 self._rehash(user, secret)
+            if user.role is Role.VIEWER and self.member_unlock is not None:
+                unlock_token = self.member_unlock(user.name, secret.encode(), actor)
         self.throttle.succeeded(name)
         issued = self.sessions.login(principal, replacing=replacing, unlock_token=unlock_token)
         self.record("login", {"session": issued.session.key[:16], "client": client}, actor)

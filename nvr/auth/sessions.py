@@ -17,6 +17,8 @@ must type the passphrase again anyway, and nothing about a session ever reaches 
 - The owner's session carries the ``UnlockManager`` token from the passphrase login.
   The unlock has its own, shorter idle timer: when it locks, the session goes on (pages,
   settings) but footage needs the passphrase again (``attach_unlock`` after re-entering it).
+  A viewer linked to a household member key (same name, the sign-in password opens it)
+  carries that key's unlock the same way; when it locks, the viewer signs in again.
 
 Each user keeps at most ``per_user`` sessions (the oldest ends first), so logins alone
 cannot grow memory without limit; ``sweep()`` drops ended sessions (call it on a timer).
@@ -135,9 +137,9 @@ class SessionStore:
         unlock_token: str | None = None,
     ) -> Issued:
         """A new session for ``principal``; ends ``replacing`` (the cookie the login came
-        with, if any). ``unlock_token`` only for the owner."""
-        if unlock_token is not None and principal.role is not Role.OWNER:
-            raise ValueError("only the owner's session holds an unlock")
+        with, if any). ``unlock_token``: the owner's, or a viewer's household key."""
+        if unlock_token is not None and principal.role is Role.INSTALLER:
+            raise ValueError("an installer's session holds no unlock")
         if replacing:
             self.logout(replacing, reason="replaced")
         token = secrets.token_urlsafe(32)

@@ -122,6 +122,7 @@ def build_accounts(
         unlock=unlock,
         record=box.record,
         second_factor=TotpFactor(totp, unlocks),
+        member_unlock=unlocks.unlock_member,
     )
     authorizer = Authorizer(
         sessions, clock, install_window=install_window, viewer_cameras=viewer_cameras

@@ -19,7 +19,9 @@ Keys (``keys.manage``, owner only; passphrases throttled like a sign-in, 429):
 - ``GET /api/v1/keys/members``; ``POST /api/v1/keys/members``
   ``{name, owner_passphrase, member_passphrase}``; ``DELETE /api/v1/keys/members/{member}``
   ``{owner_passphrase}``: household identities (``KeyStore.add_member`` /
-  ``remove_member``: new footage is encrypted to them too, or no longer).
+  ``remove_member``: new footage is encrypted to them too, or no longer). A viewer whose
+  account name is a member's key name and whose password opens that key signs in with
+  it unlocked (``nvr.auth.login``): removing the key ends that viewer's sessions.
 
 Second factor (``keys.manage``; ``nvr.auth.totp``):
 - ``GET /api/v1/totp``: ``{enabled}``; ``POST /api/v1/totp/enrol``: a new secret and its
@@ -52,9 +54,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.audit.entry import Actor
 from nvr.audit.log import AuditLog
+from nvr.auth import users
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
-from nvr.auth.policy import Permission
+from nvr.auth.policy import Permission, Role
 from nvr.auth.totp import OwnerTotp
 from nvr.clock import Clock
 from nvr.db.models import AuditEntry
@@ -297,7 +300,17 @@ def settings_router(accounts: Accounts, settings: Settings) -> APIRouter:
                 raise HTTPException(404, exc.message) from None
             raise key_refusal(exc) from None
         throttle.succeeded(caller.principal.name)
-        record("keys.member.remove", {"name": member}, actor_of(caller.principal))
+        # A viewer linked to this key (same name) holds it unlocked: end those sessions.
+        with settings.db() as session:
+            linked = users.get_user(session, member)
+        ended = 0
+        if linked is not None and linked.role is Role.VIEWER:
+            ended = accounts.sessions.logout_everywhere(linked.id, reason="household key removed")
+        record(
+            "keys.member.remove",
+            {"name": member, "sessions_ended": ended},
+            actor_of(caller.principal),
+        )
         return Members(members=keys.members())
 
     # -- the owner's second factor ------------------------------------------------------------
