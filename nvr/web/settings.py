@@ -230,8 +230,15 @@ def settings_router(accounts: Accounts, settings: Settings) -> APIRouter:
             return HTTPException(403, "wrong owner passphrase")
         return HTTPException(409, exc.message)
 
+    calibrated: list[int] = []
+
     def work_factor() -> int:
-        return settings.work_factor if settings.work_factor is not None else calibrate_log_n()
+        """The scrypt work factor for rewrapped keys: given, or measured once (~1 s here)."""
+        if settings.work_factor is not None:
+            return settings.work_factor
+        if not calibrated:
+            calibrated.append(calibrate_log_n())
+        return calibrated[0]
 
     @router.post("/api/v1/keys/passphrase", tags=["keys"], summary="Change the key passphrase")
     def change_passphrase(

@@ -26,6 +26,37 @@ function cameraBoxes(container, chosen, name) {
   }
 }
 
+// A password or passphrase asked for in a dialog (never window.prompt: it shows the text).
+function askSecret(title, label, autocomplete = "off") {
+  const dialog = $("secret-dialog");
+  const form = $("secret-form");
+  const input = $("secret-input");
+  $("secret-title").textContent = title;
+  $("secret-label").textContent = label;
+  input.autocomplete = autocomplete;
+  input.value = "";
+  return new Promise((resolve) => {
+    const finish = (value) => {
+      form.removeEventListener("submit", submit);
+      $("secret-cancel").removeEventListener("click", cancel);
+      dialog.removeEventListener("cancel", cancel);
+      input.value = "";
+      if (dialog.open) dialog.close();
+      resolve(value);
+    };
+    const submit = (event) => {
+      event.preventDefault();
+      finish(input.value);
+    };
+    const cancel = () => finish(null);
+    form.addEventListener("submit", submit);
+    $("secret-cancel").addEventListener("click", cancel);
+    dialog.addEventListener("cancel", cancel);
+    dialog.showModal();
+    input.focus();
+  });
+}
+
 function checked(container) {
   return [...container.querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value);
 }
@@ -86,7 +117,7 @@ const change = (name, body) => guarded("user-error", async () => {
 });
 
 const resetPassword = (name) => guarded("user-error", async () => {
-  const password = window.prompt(`New password for ${name} (at least 12 characters):`);
+  const password = await askSecret(`New password for ${name}`, "New password (at least 12 characters, hard to guess)", "new-password");
   if (!password) return;
   await api(`/api/v1/users/${encodeURIComponent(name)}`, { method: "PATCH", body: { password } });
   await loadUsers();
@@ -168,7 +199,7 @@ async function loadMembers() {
     el("span", { text: name }),
     el("button", { type: "button", class: "danger", text: "Remove",
       onclick: () => guarded("member-error", async () => {
-        const owner = window.prompt(`Your key passphrase, to remove ${name}'s key:`);
+        const owner = await askSecret(`Remove ${name}'s household key`, "Your key passphrase", "current-password");
         if (!owner) return;
         await api(`/api/v1/keys/members/${encodeURIComponent(name)}`, { method: "DELETE", body: { owner_passphrase: owner } });
         await loadMembers();
