@@ -73,6 +73,7 @@ Record = Callable[[str, dict[str, Any], Actor], object]
 WRONG_PASSPHRASE = "wrong passphrase"  # noqa: S105 (KeyStore's message, not a secret)
 SUMMARY_CHARS = 240
 AUDIT_PAGE_MAX = 200
+MAX_SEQ = 2**53 - 1  # what an audit entry's seq can be (and a database integer holds)
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,8 @@ def settings_router(accounts: Accounts, settings: Settings) -> APIRouter:
     def key_refusal(exc: KeyError_) -> HTTPException:
         if exc.message == WRONG_PASSPHRASE:
             return HTTPException(403, "wrong owner passphrase")
+        if exc.message.startswith("member name"):
+            return HTTPException(422, exc.message)
         return HTTPException(409, exc.message)
 
     calibrated: list[int] = []
@@ -410,7 +413,7 @@ def settings_router(accounts: Accounts, settings: Settings) -> APIRouter:
     @router.get("/api/v1/audit", tags=["audit"], summary="Audit log entries, newest first")
     def audit_entries(
         _: Auditor,
-        before: Annotated[int | None, Query(ge=0)] = None,
+        before: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
         limit: Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)] = 50,
     ) -> AuditPage:
         with settings.db() as session:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -291,7 +291,9 @@ def users_router(
     @router.delete(
         "/install-windows/{window_id}", summary="Close an install window now", status_code=204
     )
-    def close_window(window_id: int, caller: Opener) -> Response:
+    def close_window(
+        window_id: Annotated[int, Path(ge=1, le=2**53 - 1)], caller: Opener
+    ) -> Response:
         with db.begin() as session:
             closed = users.close_install_window_by_id(session, window_id, clock.wall())
         if not closed:

@@ -97,6 +97,8 @@ async def test_household_member_keys(site: Site, http: httpx.AsyncClient) -> Non
         "/api/v1/keys/members", json={**body, "owner_passphrase": "Wrong-One-77-x"}, headers=owner
     )
     assert wrong.status_code == 403
+    bad = await http.post("/api/v1/keys/members", json={**body, "name": "k m"}, headers=owner)
+    assert bad.status_code == 422
     r = await http.post("/api/v1/keys/members", json=body, headers=owner)
     assert (r.status_code, r.json()) == (201, {"members": ["kim"]})
     assert "member:kim" in site.box.keys.recipient_list()
@@ -186,7 +188,8 @@ async def test_the_audit_viewer_pages_and_verifies(site: Site, http: httpx.Async
     assert [e["seq"] for e in second.json()["entries"]] == [total - 4, total - 5, total - 6]
     verdict = (await http.post("/api/v1/audit/verify", headers=owner)).json()
     assert (verdict["ok"], verdict["entries"]) == (True, total)
-    assert (await http.get("/api/v1/audit?limit=0", headers=owner)).status_code == 422
+    for query in ("limit=0", "limit=201", f"before={2**63}"):
+        assert (await http.get(f"/api/v1/audit?{query}", headers=owner)).status_code == 422
 
 
 async def test_verify_reports_a_tampered_entry(site: Site, http: httpx.AsyncClient) -> None:

@@ -185,5 +185,7 @@ async def test_an_install_window_opens_and_closes_the_installers_footage_decisio
     assert listed["recent"][0]["closed_at"] is not None
     r = await http.delete(f"/api/v1/install-windows/{window['id']}", headers=owner)
     assert r.status_code == 404
+    huge = await http.delete(f"/api/v1/install-windows/{2**64}", headers=owner)
+    assert huge.status_code == 422
     kinds = [(k, p.get("minutes")) for k, p, _ in site.audit() if k.startswith("install_window")]
     assert kinds == [("install_window.open", 90), ("install_window.close", None)]
