@@ -207,7 +207,9 @@ def settings_router(accounts: Accounts, settings: Settings) -> APIRouter:
     SettingsManager = Annotated[Caller, Depends(auth.require(Permission.SETTINGS_MANAGE))]
     Auditor = Annotated[Caller, Depends(auth.require(Permission.AUDIT_VIEW))]
 
-    router.include_router(users_router(accounts, settings.db, record, settings.clock))
+    router.include_router(
+        users_router(accounts, settings.db, record, settings.clock, has_key=keys.has_member)
+    )
 
     # -- passphrases, throttled like a sign-in -------------------------------------------------
     def throttled(caller: Caller, request: Request) -> None:

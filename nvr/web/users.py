@@ -1,7 +1,8 @@
 """Accounts and install windows over the API (the settings page; docs/design/settings.md).
 
 Users (``users.manage``, owner only; every change audited, never with a password):
-- ``GET /api/v1/users``: every account, a viewer's cameras, the number of live sessions.
+- ``GET /api/v1/users``: every account, a viewer's cameras, the number of live sessions,
+  whether a viewer has a household key of the same name (``has_key``: it signs in with it).
 - ``POST /api/v1/users`` ``{name, role, password, cameras?}`` (role ``viewer`` or
   ``installer``): 201. The password is checked for strength (422 with zxcvbn's reason)
   and stored as an Argon2id hash; a taken name is 409.
@@ -53,6 +54,7 @@ class UserOut(BaseModel):
     created_at: datetime
     cameras: list[str] | None  # a viewer's cameras; None for other roles
     sessions: int
+    household_key: bool  # a viewer linked to a household key of the same name
 
 
 class NewUser(BaseModel):
@@ -117,7 +119,12 @@ def window_out(window: InstallWindow, now: datetime) -> WindowOut:
 
 
 def users_router(
-    accounts: Accounts, db: sessionmaker[Session], record: Record, clock: Clock
+    accounts: Accounts,
+    db: sessionmaker[Session],
+    record: Record,
+    clock: Clock,
+    *,
+    has_key: Callable[[str], bool] = lambda name: False,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["users"])
     auth = accounts.authorizer
@@ -143,6 +150,7 @@ def users_router(
             created_at=user.created_at,
             cameras=cameras,
             sessions=sessions.count(user.id),
+            household_key=user.role is Role.VIEWER and has_key(user.name),
         )
 
     def hashed(password: SecretStr, name: str) -> str:

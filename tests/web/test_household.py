@@ -60,6 +60,12 @@ async def test_a_linked_viewer_signs_in_unlocked(site: Site, http: httpx.AsyncCl
     await add_member(http, site, "sam", PASSWORDS["sam"])
     after_key = seal(b"recorded after", site.box.keys.recipients())
 
+    listed = (await http.get("/api/v1/users", headers=as_(site, "alex"))).json()
+    assert {u["name"]: u["household_key"] for u in listed} == {
+        "alex": False,
+        "sam": True,
+        "ines": False,
+    }
     r = await sign_in(http, "sam", PASSWORDS["sam"])
     assert (r.status_code, r.json()["unlocked"]) == (200, True)
     session = site.accounts.sessions.get(token_of(r))

@@ -93,7 +93,7 @@ function userRow(user) {
     camerasCell = el("td", {}, box);
   }
   if (user.role === "owner") camerasCell = el("td", { text: "all" });
-  const state = user.enabled ? "active" : "disabled";
+  const state = `${user.enabled ? "active" : "disabled"}${user.household_key ? ", household key" : ""}`;
   return el("tr", {},
     el("th", { scope: "row", text: user.name }),
     el("td", { text: user.role }),
