@@ -67,7 +67,7 @@ from nvr.keys.store import KeyError_, KeyStore
 from nvr.service.settings import RetentionEditor, RetentionView
 from nvr.web.pages import Pages
 from nvr.web.session import Accounts
-from nvr.web.users import explain, users_router
+from nvr.web.users import ERRORS, explain, users_router
 
 Record = Callable[[str, dict[str, Any], Actor], object]
 WRONG_PASSPHRASE = "wrong passphrase"  # noqa: S105 (KeyStore's message, not a secret)
@@ -90,7 +90,7 @@ class Settings:
 
 
 class PassphraseChange(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     old: SecretStr = Field(min_length=1, max_length=1024)
     new: SecretStr = Field(min_length=1, max_length=1024)
 
@@ -104,14 +104,14 @@ class Members(BaseModel):
 
 
 class NewMember(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     name: str = Field(min_length=1, max_length=32)
     owner_passphrase: SecretStr = Field(min_length=1, max_length=1024)
     member_passphrase: SecretStr = Field(min_length=1, max_length=1024)
 
 
 class OwnerPassphrase(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     owner_passphrase: SecretStr = Field(min_length=1, max_length=1024)
 
 
@@ -125,18 +125,18 @@ class TotpEnrolment(BaseModel):
 
 
 class TotpCode(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     code: str = Field(min_length=1, max_length=16)
 
 
 class TotpOff(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     passphrase: SecretStr = Field(min_length=1, max_length=1024)
     code: str = Field(min_length=1, max_length=16)
 
 
 class RetentionIn(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     continuous_days: int = Field(ge=0, le=3650)
     event_days: int = Field(ge=0, le=3650)
     quota: str | None = Field(default=None, max_length=32)
@@ -197,7 +197,7 @@ def add_settings_pages(app: FastAPI, accounts: Accounts, pages: Pages) -> None:
 
 
 def settings_router(accounts: Accounts, settings: Settings) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(responses=ERRORS)
     auth = accounts.authorizer
     throttle = accounts.sign_in.throttle
     keys = settings.keys

@@ -58,7 +58,7 @@ class UserOut(BaseModel):
 
 
 class NewUser(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     name: str = Field(min_length=1, max_length=64)
     role: Literal["viewer", "installer"]
     password: SecretStr = Field(min_length=1, max_length=1024)
@@ -66,14 +66,14 @@ class NewUser(BaseModel):
 
 
 class UserChange(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     role: Literal["viewer", "installer"] | None = None
     password: SecretStr | None = Field(default=None, min_length=1, max_length=1024)
     enabled: bool | None = None
 
 
 class CameraList(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     cameras: list[str] = Field(max_length=64)
 
 
@@ -94,8 +94,30 @@ class Windows(BaseModel):
 
 
 class NewWindow(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
     minutes: int = Field(ge=1, le=MAX_WINDOW_MINUTES)
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: ``{"error": reason}`` (validation errors add ``reasons``)."""
+
+    error: str
+    reasons: list[str] | None = None
+
+
+# The refusals these routers answer, in the OpenAPI schema (schemathesis checks them).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "a body that is not JSON"),
+        (401, "signed out (or footage locked)"),
+        (403, "refused by the role x permission table, CSRF, or a wrong passphrase or code"),
+        (404, "no such account, window or member"),
+        (409, "conflicts with the current state (the owner's account, a taken name ...)"),
+        (422, "bad input, with the reason (a weak password, an unknown camera ...)"),
+        (429, "too many attempts: see Retry-After"),
+    )
+}
 
 
 def explain(exc: UserError, word: str = "passphrase") -> str:
@@ -126,7 +148,7 @@ def users_router(
     *,
     has_key: Callable[[str], bool] = lambda name: False,
 ) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["users"])
+    router = APIRouter(prefix="/api/v1", tags=["users"], responses=ERRORS)
     auth = accounts.authorizer
     sessions = accounts.sessions
     passwords = accounts.sign_in.passwords
