@@ -17,6 +17,9 @@ Contract:
   as: write a temp file in the same folder, fsync, chmod to the old mode, rename over the
   old file, fsync the folder. Secrets first, so the config never names a missing secret.
 - A duplicate or unknown camera name is a ``UserError``.
+- ``set_retention(path, continuous_days=..., event_days=..., quota=...)`` changes the
+  default retention and the quota (the dashboard's settings page) the same way: only the
+  value on its line changes, missing keys are added under their section.
 
 A camera's lines run from its ``- name:`` line to its last non-comment line: comments after
 it stay where they are (they usually introduce what follows), comments inside it go with it.
@@ -54,6 +57,7 @@ __all__ = [
     "remove_camera",
     "replace_camera",
     "secrets_path",
+    "set_retention",
 ]
 
 DEFAULT_TEXT = """\
@@ -159,6 +163,33 @@ def remove_camera(path: Path, name: str, *, env: Mapping[str, str] | None = None
         raise UserError(f"no camera named {name!r} in {path}", hint="see: nvr cameras list")
     doc.delete(names.index(name))
     _commit(path, doc.text(), {}, env)
+
+
+def set_retention(
+    path: Path,
+    *,
+    continuous_days: int,
+    event_days: int,
+    quota: str | None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Set ``storage.retention.continuous_days``, ``storage.retention.event_days`` and
+    ``storage.quota`` (``None``: no quota) in the config at ``path``, in place: only those
+    values change (a trailing comment on their line stays), missing keys are added under
+    their section. Validated like every edit before the file is replaced. A missing file
+    is created (as ``add_camera`` does): the dashboard of a box set up without one."""
+    if quota is not None and not _PLAIN_QUOTA.fullmatch(quota):
+        raise UserError(f"quota {quota!r}: write a size such as 500GB or a share such as 90%")
+    doc = _Document.read(path)
+    # A missing key is added first under its parent: set them last to first, to read in order.
+    doc.set_scalar(("storage", "quota"), quota or "null", add=quota is not None)
+    doc.set_scalar(("storage", "retention", "event_days"), str(int(event_days)))
+    doc.set_scalar(("storage", "retention", "continuous_days"), str(int(continuous_days)))
+    _commit(path, doc.text(), {}, env)
+
+
+_PLAIN_QUOTA = re.compile(r"[0-9][0-9.]*\s?[A-Za-z%]{0,3}")
+_TRAILING_COMMENT = re.compile(r"(?P<gap>[ \t]+)(?P<comment>#.*)$")
 
 
 # --- the document ------------------------------------------------------------------------
@@ -279,6 +310,63 @@ class _Document:
             key_line = self.tree.lc.key("cameras")[0]
             key, colon, rest = self.lines[key_line].partition(":")
             self.lines[key_line] = f"{key}{colon} []{rest.rstrip()}\n".replace("[] \n", "[]\n")
+
+    def set_scalar(self, keys: tuple[str, ...], text: str, *, add: bool = True) -> None:
+        """Write ``text`` (a plain YAML scalar) as the value at ``keys`` (block mappings).
+        An existing value is replaced on its line; a missing key (and missing sections on
+        the way) is added right under its parent key, unless ``add`` is false."""
+        node: Any = self.tree
+        line, col = -1, -self.mapping_indent  # the root "key" sits before the first line
+        for depth, key in enumerate(keys):
+            if node is not None and not isinstance(node, CommentedMap):
+                where = ".".join(keys[:depth])
+                raise UserError(f"{self.path}: '{where}' is not a section of keys")
+            if isinstance(node, CommentedMap) and node.fa.flow_style():
+                where = ".".join(keys[:depth])
+                raise UserError(
+                    f"{self.path}: '{where}' is written as {{...}}, which cannot be edited "
+                    "without losing its layout",
+                    hint="rewrite it as a block, one 'key: value' per line",
+                )
+            if node is None or key not in node:
+                if add:
+                    self._insert(node, keys[depth:], text, line, col)
+                return
+            if depth == len(keys) - 1:
+                self._replace(node, key, text)
+                return
+            line, col = node.lc.key(key)
+            node = node[key]
+
+    def _insert(self, node: Any, keys: tuple[str, ...], text: str, line: int, col: int) -> None:
+        if isinstance(node, CommentedMap) and len(node):
+            base = node.lc.key(next(iter(node)))[1]
+        else:
+            base = col + self.mapping_indent
+        new = [
+            " " * (base + i * self.mapping_indent)
+            + (f"{key}: {text}\n" if i == len(keys) - 1 else f"{key}:\n")
+            for i, key in enumerate(keys)
+        ]
+        if line < 0:  # a new top-level section at the end of the file
+            if self.lines and self.lines[-1].strip():
+                self.lines.append("\n")
+            self.lines += new
+        else:
+            self.lines[line + 1 : line + 1] = new
+        self.__init__(self.path, self.text())  # type: ignore[misc]  # positions moved
+
+    def _replace(self, node: CommentedMap, key: str, text: str) -> None:
+        if isinstance(node[key], CommentedMap | CommentedSeq):
+            raise UserError(f"{self.path}: '{key}' holds a section, not a value")
+        line, col = node.lc.value(key)
+        key_line = node.lc.key(key)[0]
+        if line != key_line:
+            raise UserError(f"{self.path}:{key_line + 1}: write '{key}' on one line to edit it")
+        old = self.lines[line]
+        comment = _TRAILING_COMMENT.search(old[col:])
+        tail = f"{comment['gap']}{comment['comment']}" if comment else ""
+        self.lines[line] = f"{old[:col]}{text}{tail}\n"
 
     def _render(self, item: CommentedMap, dash: int, body: int) -> list[str]:
         yaml = YAML(typ="rt")

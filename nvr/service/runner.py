@@ -47,6 +47,7 @@ from nvr.service.camera_admin import CameraAdmin, default_config_path
 from nvr.service.cameras import CameraSet, camera_names
 from nvr.service.housekeeping import Job, run_housekeeping
 from nvr.service.http import make_servers, wait_started
+from nvr.service.settings import RetentionEditor, apply_retention
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
 from nvr.storage.enforce import Retainer
@@ -55,6 +56,7 @@ from nvr.storage.sealed import EventStore
 from nvr.web import tls
 from nvr.web.app import create_app
 from nvr.web.doorbell import doorbell_router
+from nvr.web.settings import Settings
 from nvr.web.setup import CODE_FILE, SetupCode, SetupFlow, recovery_pending
 
 log = logging.getLogger(__name__)
@@ -138,8 +140,8 @@ class Service:
         self.demo = demo or cfg.demo_wanted()
         self.on_ready = on_ready
         self.on_box = on_box  # e.g. ``nvr demo`` creating keys on first start
-        # The config file the dashboard's camera changes are written to (None: the
-        # default, see camera_admin.default_config_path) and the scrypt work factor of
+        # The config file the dashboard's camera and retention changes are written to
+        # (None: the default, see camera_admin.default_config_path) and the scrypt work factor of
         # keys made by the first-run setup (None: calibrated, as the CLI does).
         self.config_path = config_path
         self.work_factor = work_factor
@@ -224,6 +226,7 @@ class Service:
                 log.info("owner keys made: recording started", extra={"cameras": started})
                 return started
 
+            config_file = self.config_path or default_config_path(cfg.storage.data_dir)
             setup_code = await asyncio.to_thread(self._setup_code, accounts.owner_exists())
             app = create_app(
                 status=self.status,
@@ -233,12 +236,24 @@ class Service:
                 doorbell=self._doorbell_router(box),
                 setup=SetupFlow(box, setup_code, on_keys, self.work_factor),
                 cameras=CameraAdmin(
-                    self.config_path or default_config_path(cfg.storage.data_dir),
+                    config_file,
                     self._cameras,
                     box.record,
                     on_change=self._cameras_changed,
                 ),
                 live=live,
+                settings=Settings(
+                    db=box.sessions,
+                    keys=box.keys,
+                    audit=box.audit,
+                    record=box.record,
+                    clock=self.clock,
+                    retention=RetentionEditor(
+                        config_file,
+                        cfg.storage,
+                        apply=lambda storage: apply_retention(retainer, storage),
+                    ),
+                ),
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]

@@ -39,6 +39,7 @@ from nvr.web.live import install_live
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
+from nvr.web.settings import Settings, add_settings_pages, settings_router
 
 if TYPE_CHECKING:
     from nvr.service.camera_admin import CameraAdmin
@@ -148,6 +149,7 @@ def create_app(
     setup: SetupFlow | None = None,
     cameras: CameraAdmin | None = None,
     live: LiveService | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
@@ -155,7 +157,9 @@ def create_app(
     ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself.
     ``setup`` (with ``accounts``) serves the first run (``nvr.web.setup``), ``cameras``
     the camera management API and page (``nvr.web.cameras_admin``); with ``live``, live
-    view (WHEP), snapshots and the live pages (``nvr.web.live``)."""
+    view (WHEP), snapshots and the live pages (``nvr.web.live``); ``settings`` (with
+    ``accounts``) the owner's settings pages and API (``nvr.web.settings``: users,
+    install windows, keys, two-factor, retention, audit)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -239,6 +243,10 @@ def create_app(
             app.include_router(
                 playback_router(segments, accounts.unlocks, record, viewer=footage_viewer(accounts))
             )
+
+    if accounts is not None and settings is not None:
+        app.include_router(settings_router(accounts, settings))
+        add_settings_pages(app, accounts, pages)
 
     if doorbell is not None:
         app.include_router(doorbell)

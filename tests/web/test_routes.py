@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -23,15 +24,30 @@ from nvr.service.camera_admin import CameraAdmin
 from nvr.service.cameras import CameraSet
 from nvr.service.status import ServiceStatus
 from nvr.web.app import create_app
+from nvr.web.settings import Settings
 from nvr.web.setup import SetupFlow
 from tests.support.accounts import BASE, LAN, PASSPHRASE, Site, cookie, open_site
+from tests.support.settings import CONFIG_TEXT, settings_for
 
 CLIP = "/api/v1/cameras/porch/clip?start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:05Z"
 WHEP, WHEP_T = "/api/v1/cameras/porch/whep", "/api/v1/cameras/{camera}/whep"
 PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/session"), ("GET", "/signin")}
 
+ALL_OWNER = (401, 403, 403, 200)
+OWNER_201 = (401, 403, 403, 201)
+NEW_USER = {"name": "newbie", "role": "viewer", "password": "Orchard-Kettle-71-umbrella"}
+NEW_MEMBER = {
+    "name": "kim",
+    "owner_passphrase": PASSPHRASE,
+    "member_passphrase": "Harbour-Violet-26-pebble",
+}
+CAMS = {"cameras": ["porch"]}
+SAME_PHRASE = {"old": PASSPHRASE, "new": PASSPHRASE}
+TOTP_OFF = {"passphrase": PASSPHRASE, "code": "123456"}
+RETENTION = {"continuous_days": 14, "event_days": 30, "quota": None}
+
 # (method, path, route template, body): status for anonymous, viewer, installer, owner.
-MATRIX: list[tuple[str, str, str, dict[str, str] | None, tuple[int, int, int, int]]] = [
+MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, int]]] = [
     ("GET", "/api/v1/health", "/api/v1/health", None, (401, 403, 200, 200)),
     ("GET", "/", "/", None, (303, 403, 200, 200)),  # 303: to the sign-in page
     ("GET", "/api/v1/session", "/api/v1/session", None, (401, 200, 200, 200)),
@@ -111,6 +127,44 @@ MATRIX: list[tuple[str, str, str, dict[str, str] | None, tuple[int, int, int, in
     ),
     ("GET", "/live", "/live", None, (303, 200, 403, 200)),
     ("GET", "/live/porch", "/live/{camera}", None, (303, 200, 403, 200)),
+    # Settings (nvr/web/settings.py, nvr/web/users.py): the owner only.
+    ("GET", "/settings", "/settings", None, (303, 403, 403, 200)),
+    ("GET", "/settings/audit", "/settings/audit", None, (303, 403, 403, 200)),
+    ("GET", "/api/v1/users", "/api/v1/users", None, (401, 403, 403, 200)),
+    ("POST", "/api/v1/users", "/api/v1/users", NEW_USER, (401, 403, 403, 201)),
+    ("PATCH", "/api/v1/users/ines", "/api/v1/users/{name}", {"enabled": True}, ALL_OWNER),
+    # The owner's own account cannot be deleted: 409 for the owner.
+    ("DELETE", "/api/v1/users/alex", "/api/v1/users/{name}", None, (401, 403, 403, 409)),
+    ("PUT", "/api/v1/users/sam/cameras", "/api/v1/users/{name}/cameras", CAMS, ALL_OWNER),
+    ("GET", "/api/v1/install-windows", "/api/v1/install-windows", None, ALL_OWNER),
+    ("POST", "/api/v1/install-windows", "/api/v1/install-windows", {"minutes": 5}, OWNER_201),
+    (
+        "DELETE",
+        "/api/v1/install-windows/999",
+        "/api/v1/install-windows/{window_id}",
+        None,
+        (401, 403, 403, 404),
+    ),
+    ("POST", "/api/v1/keys/passphrase", "/api/v1/keys/passphrase", SAME_PHRASE, ALL_OWNER),
+    ("GET", "/api/v1/keys/members", "/api/v1/keys/members", None, ALL_OWNER),
+    ("POST", "/api/v1/keys/members", "/api/v1/keys/members", NEW_MEMBER, OWNER_201),
+    (
+        "DELETE",
+        "/api/v1/keys/members/nobody",
+        "/api/v1/keys/members/{member}",
+        {"owner_passphrase": PASSPHRASE},
+        (401, 403, 403, 404),
+    ),
+    ("GET", "/api/v1/totp", "/api/v1/totp", None, ALL_OWNER),
+    ("POST", "/api/v1/totp/enrol", "/api/v1/totp/enrol", None, ALL_OWNER),
+    # A malformed code: never right.
+    ("POST", "/api/v1/totp/confirm", "/api/v1/totp/confirm", {"code": "abc"}, (401, 403, 403, 422)),
+    # Two-factor is off: nothing to turn off.
+    ("DELETE", "/api/v1/totp", "/api/v1/totp", TOTP_OFF, (401, 403, 403, 409)),
+    ("GET", "/api/v1/settings/retention", "/api/v1/settings/retention", None, ALL_OWNER),
+    ("PUT", "/api/v1/settings/retention", "/api/v1/settings/retention", RETENTION, ALL_OWNER),
+    ("GET", "/api/v1/audit", "/api/v1/audit", None, ALL_OWNER),
+    ("POST", "/api/v1/audit/verify", "/api/v1/audit/verify", None, ALL_OWNER),
 ]
 CALLERS = ["anonymous", "viewer", "installer", "owner"]
 
@@ -126,9 +180,15 @@ def status() -> ServiceStatus:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    built = open_site(tmp_path_factory.mktemp("routes"))
+    folder = tmp_path_factory.mktemp("routes")
+    built = open_site(folder)
+    (folder / "nvr.yaml").write_text(CONFIG_TEXT)
     yield built
     built.box.close()
+
+
+def settings(site: Site) -> Settings:
+    return settings_for(site, site.box.cfg.storage.data_dir.parent / "nvr.yaml")
 
 
 def full_app(site: Site) -> FastAPI:
@@ -143,6 +203,7 @@ def full_app(site: Site) -> FastAPI:
         setup=SetupFlow(site.box, None, work_factor=15),
         cameras=CameraAdmin(cfg.storage.data_dir / "nvr.yaml", cameras, site.box.record),
         live=offline_live(site),
+        settings=settings(site),
     )
 
 
@@ -183,7 +244,7 @@ async def test_route_by_caller(
     caller: str,
     method: str,
     path: str,
-    body: dict[str, str] | None,
+    body: dict[str, Any] | None,
     expected: tuple[int, int, int, int],
 ) -> None:
     r = await http.request(method, path, json=body, headers=headers_for(site, caller))

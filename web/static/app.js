@@ -1,5 +1,6 @@
 // Loaded on every signed-in page: sign out, lock now, and the "footage locked" prompt.
 import { api, el, ensureUnlocked, toSignIn } from "/static/api.js";
+import "/static/notify.js"; // browser notifications, when this browser opted in (settings)
 
 document.getElementById("sign-out")?.addEventListener("click", async () => {
   try {
