@@ -11,6 +11,7 @@ must type the passphrase again anyway, and nothing about a session ever reaches 
   Only the SHA-256 of the id is kept as the key; the id itself lives in the cookie.
 - ``get(token)`` returns the ``ActiveSession`` (refreshing its idle timer) or ``None``
   once it has ended: ``idle_timeout`` without a request, or ``max_age`` after login.
+- ``alive(key)``: whether a session still lives, its idle timer untouched (event streams).
 - ``csrf_ok(session, presented)``: the session's CSRF token, compared in constant time.
 - ``logout(token)``, ``logout_everywhere(user_id)``: end sessions and lock their unlocks.
 - The owner's session carries the ``UnlockManager`` token from the passphrase login.
@@ -177,6 +178,21 @@ class SessionStore:
                 return _view(key, state)
         self._end(key, reason)
         return None
+
+    def alive(self, key: str) -> bool:
+        """Whether the session with this key (``ActiveSession.key``) is still live, WITHOUT
+        refreshing its idle timer: for long-lived responses (the event stream), which must
+        end with the session and must not keep an idle one alive."""
+        now = self._clock.monotonic()
+        with self._lock:
+            state = self._sessions.get(key)
+            if state is None:
+                return False
+            reason = self._expiry(state, now)
+        if reason is not None:
+            self._end(key, reason)
+            return False
+        return True
 
     def attach_unlock(self, token: str, unlock_token: str) -> bool:
         """Link a fresh unlock (the owner typed the passphrase again) to a live session."""

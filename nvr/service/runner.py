@@ -36,7 +36,7 @@ from nvr.errors import UserError
 from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
-from nvr.record.gaps import GapLog
+from nvr.record.gaps import GapLog, gaps
 from nvr.secrets import mask_url
 from nvr.service.accounts import build_accounts, ensure_owner
 from nvr.service.box import Box, open_box
@@ -51,6 +51,7 @@ from nvr.storage.sealed import EventStore
 from nvr.web import tls
 from nvr.web.app import create_app
 from nvr.web.doorbell import doorbell_router
+from nvr.web.events import EventsSource, EventStreams, known_cameras
 
 log = logging.getLogger(__name__)
 
@@ -199,12 +200,20 @@ class Service:
             )
             await self._cameras.start(recording)
 
+            # Open event streams end before the servers stop (uvicorn waits for them).
+            streams = EventStreams(self.events_bus)
             app = create_app(
                 status=self.status,
                 accounts=accounts,
                 segments=lambda: store,
                 record=box.record,
                 doorbell=self._doorbell_router(box),
+                events=EventsSource(
+                    store=lambda: events,
+                    gaps=lambda camera: gaps(box.sessions, camera),
+                    cameras=lambda: known_cameras(box.sessions),
+                    streams=streams,
+                ),
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
             servers = [server for server, _ in bound]
@@ -236,6 +245,7 @@ class Service:
             await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             log.info("stopping")
             stop.set()
+            streams.close()
             for s in servers:
                 s.should_exit = True
             waiter.cancel()

@@ -32,9 +32,11 @@ from nvr.auth.policy import Permission
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
+from nvr.web.events import EventsSource, events_router
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
+from nvr.web.timeline import timeline_router
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +136,14 @@ def create_app(
     record: Record | None = None,
     web_dir: Path | None = None,
     doorbell: APIRouter | None = None,
+    events: EventsSource | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
     state); with ``segments`` and ``record`` (the audit call), clip playback too.
-    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself."""
+    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself. With
+    ``events`` and ``record``: the event list and stream, the timeline and their pages
+    (``nvr.web.events``, ``nvr.web.timeline``; the timeline also needs ``segments``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -215,6 +220,10 @@ def create_app(
             app.include_router(
                 playback_router(segments, accounts.unlocks, record, viewer=footage_viewer(accounts))
             )
+        if events is not None and record is not None:
+            app.include_router(events_router(accounts, events, record, pages=pages))
+            if segments is not None:
+                app.include_router(timeline_router(accounts, segments, events, record, pages=pages))
 
     if doorbell is not None:
         app.include_router(doorbell)
