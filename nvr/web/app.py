@@ -32,11 +32,11 @@ from nvr.auth.policy import Permission
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
-from nvr.web.events import EventsSource, events_router
+from nvr.web.events import EventsSource, add_events_page, events_router
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
-from nvr.web.timeline import timeline_router
+from nvr.web.timeline import add_timeline_page, timeline_router
 
 log = logging.getLogger(__name__)
 
@@ -221,9 +221,11 @@ def create_app(
                 playback_router(segments, accounts.unlocks, record, viewer=footage_viewer(accounts))
             )
         if events is not None and record is not None:
-            app.include_router(events_router(accounts, events, record, pages=pages))
+            app.include_router(events_router(accounts, events, record))
+            add_events_page(app, accounts, events, pages)
             if segments is not None:
-                app.include_router(timeline_router(accounts, segments, events, record, pages=pages))
+                app.include_router(timeline_router(accounts, segments, events, record))
+                add_timeline_page(app, accounts, events, pages)
 
     if doorbell is not None:
         app.include_router(doorbell)

@@ -48,7 +48,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
@@ -409,7 +409,6 @@ def events_router(
     source: EventsSource,
     record: Record,
     *,
-    pages: Pages | None = None,
     max_scan: int = MAX_SCAN,
 ) -> APIRouter:
     router = APIRouter(tags=["events"])
@@ -544,20 +543,24 @@ def events_router(
             audit(caller, {"camera": camera, "events": [event_id], "thumbnail": True}, [event_id])
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
-    if pages is not None:
-
-        @router.get("/events", response_class=HTMLResponse, include_in_schema=False)
-        def events_page(request: Request, caller: Viewing) -> HTMLResponse:
-            return pages.render(
-                request,
-                "events.html",
-                caller,
-                title="Events",
-                cameras=visible_cameras(source, caller),
-                kinds=EVENT_TYPES,
-            )
-
     return router
+
+
+def add_events_page(app: FastAPI, accounts: Accounts, source: EventsSource, pages: Pages) -> None:
+    """``GET /events``: the page (``web/templates/events.html``, ``web/static/events.js``),
+    on the app itself like every page."""
+    Viewing = Annotated[Caller, Depends(accounts.authorizer.require(Permission.EVENTS_VIEW))]
+
+    @app.get("/events", response_class=HTMLResponse, include_in_schema=False)
+    def events_page(request: Request, caller: Viewing) -> HTMLResponse:
+        return pages.render(
+            request,
+            "events.html",
+            caller,
+            title="Events",
+            cameras=visible_cameras(source, caller),
+            kinds=EVENT_TYPES,
+        )
 
 
 def known_cameras(sessions: sessionmaker[Session]) -> list[str]:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
@@ -111,8 +111,6 @@ def timeline_router(
     segments: Callable[[], SegmentStore],
     source: EventsSource,
     record: Record,
-    *,
-    pages: Pages | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["timeline"])
     Footage = Annotated[Caller, Depends(accounts.authorizer.require(Permission.FOOTAGE_VIEW))]
@@ -187,17 +185,20 @@ def timeline_router(
             events_sealed=sealed,
         )
 
-    if pages is not None:
-        Page = Annotated[Caller, Depends(accounts.authorizer.require(Permission.FOOTAGE_VIEW))]
-
-        @router.get("/timeline", response_class=HTMLResponse, include_in_schema=False)
-        def timeline_page(request: Request, caller: Page) -> HTMLResponse:
-            return pages.render(
-                request,
-                "timeline.html",
-                caller,
-                title="Timeline",
-                cameras=visible_cameras(source, caller),
-            )
-
     return router
+
+
+def add_timeline_page(app: FastAPI, accounts: Accounts, source: EventsSource, pages: Pages) -> None:
+    """``GET /timeline``: the page (``web/templates/timeline.html``, ``timeline.js``), on
+    the app itself like every page."""
+    Footage = Annotated[Caller, Depends(accounts.authorizer.require(Permission.FOOTAGE_VIEW))]
+
+    @app.get("/timeline", response_class=HTMLResponse, include_in_schema=False)
+    def timeline_page(request: Request, caller: Footage) -> HTMLResponse:
+        return pages.render(
+            request,
+            "timeline.html",
+            caller,
+            title="Timeline",
+            cameras=visible_cameras(source, caller),
+        )

@@ -16,9 +16,12 @@ from fastapi.routing import APIRoute
 
 from nvr.auth.policy import Role
 from nvr.auth.sessions import CSRF_HEADER, Principal
+from nvr.events import EventBus
 from nvr.service.status import ServiceStatus
 from nvr.web.app import create_app
+from nvr.web.events import EventsSource, EventStreams
 from tests.support.accounts import BASE, LAN, PASSPHRASE, Site, cookie, open_site
+from tests.support.events import EventsKit, jpeg
 
 CLIP = "/api/v1/cameras/porch/clip?start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:05Z"
 PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/session"), ("GET", "/signin")}
@@ -41,6 +44,28 @@ MATRIX: list[tuple[str, str, str, dict[str, str] | None, tuple[int, int, int, in
     # The viewer may see camera porch but holds no key to open footage; the installer has
     # no install window; the owner passes and there is no footage in that minute.
     ("GET", CLIP, "/api/v1/cameras/{camera}/clip", None, (401, 403, 403, 404)),
+    # Events: event 1 is a doorbell press on porch with a thumbnail. Listing and opening
+    # need the key the viewer does not hold; the live stream (closed here, so it answers
+    # at once) and the timeline do not.
+    ("GET", "/api/v1/events", "/api/v1/events", None, (401, 403, 403, 200)),
+    ("GET", "/api/v1/events/1", "/api/v1/events/{event_id}", None, (401, 403, 403, 200)),
+    (
+        "GET",
+        "/api/v1/events/1/thumbnail.jpg",
+        "/api/v1/events/{event_id}/thumbnail.jpg",
+        None,
+        (401, 403, 403, 200),
+    ),
+    ("GET", "/api/v1/events/stream", "/api/v1/events/stream", None, (401, 200, 403, 200)),
+    (
+        "GET",
+        "/api/v1/cameras/porch/timeline?day=2026-01-01",
+        "/api/v1/cameras/{camera}/timeline",
+        None,
+        (401, 200, 403, 200),
+    ),
+    ("GET", "/events", "/events", None, (303, 200, 403, 200)),
+    ("GET", "/timeline", "/timeline", None, (303, 200, 403, 200)),
 ]
 CALLERS = ["anonymous", "viewer", "installer", "owner"]
 
@@ -57,6 +82,7 @@ def status() -> ServiceStatus:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     built = open_site(tmp_path_factory.mktemp("routes"))
+    EventsKit(built).add("porch", "doorbell", datetime(2026, 1, 1, tzinfo=UTC), picture=jpeg(0))
     yield built
     built.box.close()
 
@@ -68,10 +94,19 @@ async def http(site: Site) -> AsyncIterator[httpx.AsyncClient]:
         accounts=site.accounts,
         segments=site.box.segment_store,
         record=site.box.record,
+        events=closed_events(site),
     )
     transport = httpx.ASGITransport(app=app, client=LAN)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         yield client
+
+
+def closed_events(site: Site) -> EventsSource:
+    """The service's event source over the box, its live stream already closed (an open
+    one would never end under ASGITransport)."""
+    streams = EventStreams(EventBus())
+    streams.close()
+    return EventsKit(site).source(streams)
 
 
 def headers_for(site: Site, caller: str) -> dict[str, str]:
@@ -124,6 +159,7 @@ def test_the_matrix_covers_every_route(site: Site) -> None:
         accounts=site.accounts,
         segments=site.box.segment_store,
         record=site.box.record,
+        events=closed_events(site),
     )
     # Routers included with include_router show in the OpenAPI schema; the pages (not in
     # the schema) are the app's own routes.
