@@ -59,7 +59,7 @@ from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
 from nvr.crypto import AgeError, Identity
 from nvr.db.models import Camera, Event
-from nvr.events import EventBus, LiveEvent
+from nvr.events import EventBus, LiveEvent, LiveSubscription
 from nvr.keys.unlock import Locked
 from nvr.record.gaps import GapRow
 from nvr.service.unlock import Record
@@ -112,7 +112,7 @@ def zone_of(tz: str | None) -> ZoneInfo:
     name = tz or "UTC"
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise HTTPException(
             422, f"tz: not a known time zone name (e.g. 'Europe/Berlin'): {name!r}"
         ) from None
@@ -340,7 +340,7 @@ class EventStreams:
         self.heartbeat = heartbeat
         self.session_check = session_check
         self.closed = False
-        self._open: set[Any] = set()
+        self._open: set[LiveSubscription] = set()
 
     @property
     def open(self) -> int:
@@ -457,8 +457,10 @@ def events_router(
         caller: Viewing,
         camera: Annotated[str | None, Query(max_length=128)] = None,
         kind: Kind | None = None,
-        day: Annotated[str | None, Query(description="YYYY-MM-DD in tz")] = None,
-        tz: Annotated[str | None, Query(description="IANA time zone, default UTC")] = None,
+        day: Annotated[str | None, Query(max_length=32, description="YYYY-MM-DD in tz")] = None,
+        tz: Annotated[
+            str | None, Query(max_length=64, description="IANA time zone, default UTC")
+        ] = None,
         before: Annotated[int | None, Query(ge=1)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     ) -> EventPage:

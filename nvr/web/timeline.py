@@ -165,8 +165,10 @@ def timeline_router(
     def timeline(
         camera: str,
         caller: Footage,
-        day: Annotated[str, Query(description="YYYY-MM-DD in tz")],
-        tz: Annotated[str | None, Query(description="IANA time zone, default UTC")] = None,
+        day: Annotated[str, Query(max_length=32, description="YYYY-MM-DD in tz")],
+        tz: Annotated[
+            str | None, Query(max_length=64, description="IANA time zone, default UTC")
+        ] = None,
     ) -> Timeline:
         span = parse_day(day, tz)
         if camera not in source.cameras():

@@ -19,7 +19,9 @@ import uvicorn
 
 from nvr.auth.policy import Role
 from nvr.crypto import X25519Identity
+from nvr.events import EventBus, LiveEvent
 from nvr.web import tls
+from nvr.web.events import EventStreams
 from tests.playback.conftest import T0, Kit, SourceClip, segment_source, write_segments
 from tests.support.accounts import PASSPHRASE, open_site
 from tests.support.events import EventsKit, jpeg
@@ -39,6 +41,7 @@ class Box:
     kit: EventsKit
     url: str
     event_id: int
+    bus: EventBus
 
 
 @pytest.fixture
@@ -53,11 +56,13 @@ async def box(tmp_path: Path, segment_source: SourceClip) -> AsyncIterator[Box]:
         "front", "motion", T0 + timedelta(seconds=3), T0 + timedelta(seconds=6), jpeg(7, 320, 180)
     )
     kit.add("front", "doorbell", T0 + timedelta(seconds=8))
+    bus = EventBus()
+    streams = EventStreams(bus)
     files = tls.ensure_self_signed(tmp_path / "tls", ["127.0.0.1"], site.clock.wall())
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        kit.app(),
+        kit.app(streams),
         log_config=None,
         access_log=False,
         lifespan="off",
@@ -71,8 +76,9 @@ async def box(tmp_path: Path, segment_source: SourceClip) -> AsyncIterator[Box]:
         while not server.started:
             assert not task.done()
             await asyncio.sleep(0.01)
-        yield Box(kit, f"https://127.0.0.1:{sock.getsockname()[1]}", event_id)
+        yield Box(kit, f"https://127.0.0.1:{sock.getsockname()[1]}", event_id, bus)
     finally:
+        streams.close()
         server.should_exit = True
         await asyncio.wait_for(task, 10)
         sock.close()
@@ -146,6 +152,15 @@ async def test_events_page_lists_thumbnails_and_plays_an_event(
     assert src == "/api/v1/cameras/front/clip?start=2026-03-04T09:59:58Z&end=2026-03-04T10:00:11Z"
     assert await tab.get_attribute("[data-testid=event-video]", "controlslist") == "nodownload"
     assert await tab.locator("a[download]").count() == 0
+    # A new event on the live stream offers to reload the list.
+    notice = tab.locator("[data-testid=events-new]")
+    assert not await notice.is_visible()
+    for _ in range(PATIENCE_MS // 50):  # the page's EventSource subscribes when it connects
+        if box.bus.subscribers:
+            break
+        await asyncio.sleep(0.05)
+    box.bus.publish(LiveEvent("front", "doorbell", "instant", T0 + timedelta(minutes=5)))
+    await notice.wait_for(state="visible")
     assert errors == []
 
 

@@ -119,6 +119,7 @@ async function load(append = false) {
   if (!append) {
     list.replaceChildren();
     window.history.replaceState(null, "", `?${filters().toString()}`);
+    fresh.hidden = true;
   }
   say("Loading…");
   more.hidden = true;
@@ -200,6 +201,22 @@ more.addEventListener("click", () => load(true));
 document.addEventListener("porchlight:unlocked", () => {
   if (!list.querySelector("[data-testid=event-row]")) load();
 });
+
+// Live: the event stream says when something new happened (a finished motion event or
+// an instant one is then kept as a record); the list itself reloads only when asked.
+const fresh = document.getElementById("events-new");
+document.getElementById("events-refresh").addEventListener("click", () => {
+  fresh.hidden = true;
+  load();
+});
+if (window.EventSource) {
+  const live = new EventSource("/api/v1/events/stream");
+  live.addEventListener("camera-event", (message) => {
+    const event = JSON.parse(message.data);
+    const camera = form.elements.namedItem("camera").value;
+    if (event.phase !== "start" && (!camera || camera === event.camera)) fresh.hidden = false;
+  });
+}
 
 fromAddress();
 load();
