@@ -5,6 +5,7 @@ thumbnails decrypted; the unlock, the camera check on event-id routes and the au
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,10 +35,9 @@ def kit(tmp_path: Path) -> Iterator[EventsKit]:
     site.box.close()
 
 
-@pytest.fixture
-async def env(kit: EventsKit) -> AsyncIterator[Env]:
+def seed(kit: EventsKit) -> dict[str, int]:
     m = timedelta(minutes=1)
-    ids = {
+    return {
         # Oldest first; the day before, two hours on T0's day, and an event late in the
         # UTC day that is the next day in Berlin.
         "yesterday": kit.add("porch", "doorbell", T0 - timedelta(days=1), source="onvif"),
@@ -49,9 +49,35 @@ async def env(kit: EventsKit) -> AsyncIterator[Env]:
         "porch-camera": kit.add("porch", "camera_motion", T0 + 80 * m),
         "late": kit.add("porch", "motion", T0 + timedelta(hours=13, minutes=30), None, jpeg(3)),
     }
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EventsKit, dict[str, int]]]:
+    """One box for the tests that change nothing but sessions and the audit log."""
+    site = open_site(tmp_path_factory.mktemp("events"))
+    kit = EventsKit(site)
+    yield kit, seed(kit)
+    site.box.close()
+
+
+@asynccontextmanager
+async def client(kit: EventsKit, ids: dict[str, int]) -> AsyncIterator[Env]:
     transport = httpx.ASGITransport(app=kit.app(), client=LAN)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
         yield Env(kit, http, ids)
+
+
+@pytest.fixture
+async def env(seeded: tuple[EventsKit, dict[str, int]]) -> AsyncIterator[Env]:
+    async with client(*seeded) as made:
+        yield made
+
+
+@pytest.fixture
+async def own_env(kit: EventsKit) -> AsyncIterator[Env]:
+    """A box of its own (for a test that tampers with files)."""
+    async with client(kit, seed(kit)) as made:
+        yield made
 
 
 async def listed(env: Env, headers: dict[str, str], **params: str | int) -> list[int]:
@@ -266,7 +292,8 @@ async def test_views_are_audited_once_per_event_not_per_thumbnail(env: Env) -> N
     assert env.kit.audit("events.view")[-1] == ({"camera": "garage", "events": [garage]}, "alex")
 
 
-async def test_a_tampered_record_is_listed_as_failed_not_hidden(env: Env) -> None:
+async def test_a_tampered_record_is_listed_as_failed_not_hidden(own_env: Env) -> None:
+    env = own_env
     h = env.kit.login(Role.OWNER).headers
     # Swap the two records' files: each decrypts but names the other's path.
     a, b = env.ids["porch-bell"], env.ids["porch-camera"]

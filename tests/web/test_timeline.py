@@ -52,8 +52,7 @@ def kit(tmp_path: Path) -> Iterator[EventsKit]:
     site.box.close()
 
 
-@pytest.fixture
-async def env(kit: EventsKit) -> AsyncIterator[Env]:
+def seed(kit: EventsKit) -> dict[str, int]:
     store = kit.site.box.segment_store()
     # Porch: three touching 10-minute segments from 08:00, a hole, one at 09:00; one
     # that starts before midnight and runs into the day; one in the next day.
@@ -67,12 +66,26 @@ async def env(kit: EventsKit) -> AsyncIterator[Env]:
     log(Outage("porch", at(8.5), at(9), "no_packets"))
     log(Outage("porch", at(-2), at(-1), "reconnect"))  # the day before
     log(Outage("porch", at(23.5), None, "error"))  # still lasting
-    events = {
+    return {
         "bell": kit.add("porch", "doorbell", at(8.25)),
         "motion": kit.add("porch", "motion", at(9.05), at(9.06)),
         "garage": kit.add("garage", "motion", at(8.1), at(8.2)),
         "next-day": kit.add("porch", "doorbell", at(24.5)),
     }
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EventsKit, dict[str, int]]]:
+    """One box for every test that changes nothing but sessions and the audit log."""
+    site = open_site(tmp_path_factory.mktemp("timeline"))
+    kit = EventsKit(site)
+    yield kit, seed(kit)
+    site.box.close()
+
+
+@pytest.fixture
+async def env(seeded: tuple[EventsKit, dict[str, int]]) -> AsyncIterator[Env]:
+    kit, events = seeded
     transport = httpx.ASGITransport(app=kit.app(), client=LAN)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
         yield Env(kit, http, events)
