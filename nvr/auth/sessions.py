@@ -182,17 +182,13 @@ class SessionStore:
     def alive(self, key: str) -> bool:
         """Whether the session with this key (``ActiveSession.key``) is still live, WITHOUT
         refreshing its idle timer: for long-lived responses (the event stream), which must
-        end with the session and must not keep an idle one alive."""
+        end with the session and must not keep an idle one alive. Pure look-up: a session
+        found expired is left for ``sweep`` (or the next request) to end and audit, so this
+        is safe to call on the event loop."""
         now = self._clock.monotonic()
         with self._lock:
             state = self._sessions.get(key)
-            if state is None:
-                return False
-            reason = self._expiry(state, now)
-        if reason is not None:
-            self._end(key, reason)
-            return False
-        return True
+            return state is not None and self._expiry(state, now) is None
 
     def attach_unlock(self, token: str, unlock_token: str) -> bool:
         """Link a fresh unlock (the owner typed the passphrase again) to a live session."""

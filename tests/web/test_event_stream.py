@@ -104,12 +104,17 @@ class Reader:
                 return parsed
 
     async def ended(self) -> bool:
-        """Whether the response ends (after whatever comments it still sends)."""
-        while True:
-            message = await self.next()
-            if message is None:
-                return True
-            assert message[0] != "camera-event", message
+        """Whether the response ends within ``PATIENCE`` (after whatever comments it
+        still sends: a stream that goes on sending heartbeats has not ended)."""
+        try:
+            async with asyncio.timeout(PATIENCE):
+                while True:
+                    message = await self.next()
+                    if message is None:
+                        return True
+                    assert message[0] != "camera-event", message
+        except TimeoutError:
+            return False
 
 
 @pytest.fixture
@@ -213,8 +218,13 @@ async def test_an_open_stream_does_not_keep_an_idle_session_alive(kit: EventsKit
     owner = kit.login(Role.OWNER).headers
     async with serving(kit, streams) as srv, httpx.AsyncClient(base_url=srv.url) as http:
         async with stream(http, owner) as (_, reader):
+            half = kit.site.accounts.sessions.idle_timeout.total_seconds() / 2
+            kit.site.clock.advance(half)
+            # Heartbeats after the advance: the session was looked at, and not refreshed...
             assert await reader.next() == ("comment", "heartbeat")
-            kit.site.clock.advance(kit.site.accounts.sessions.idle_timeout.total_seconds())
+            assert await reader.next() == ("comment", "heartbeat")
+            kit.site.clock.advance(half)
+            # ...so it is idle from the last request on, and the stream ends.
             assert await reader.ended()
         r = await http.get("/api/v1/session", headers=owner)
         assert r.status_code == 401

@@ -176,10 +176,22 @@ async function load() {
   if (day.gaps.length) text += `, offline ${day.gaps.length} time${day.gaps.length === 1 ? "" : "s"}`;
   if (day.events.length) text += `, ${day.events.length} event${day.events.length === 1 ? "" : "s"}`;
   const who = await session();
+  const owner = who && who.role === "owner";
   if (day.events_sealed && day.events.length) {
-    text += who && who.role === "owner" ? " (unlock to see event times)" : " (event times are sealed)";
+    text += owner ? " (unlock to see event times)" : " (event times are sealed)";
   }
   say(text + ".");
+  if (day.events_sealed && day.events.length && owner) {
+    statusLine.append(
+      " ",
+      el("button", {
+        type: "button",
+        class: "link",
+        text: "Unlock",
+        onclick: () => ensureUnlocked(true),
+      }),
+    );
+  }
 }
 
 // The moment under a pointer position.
