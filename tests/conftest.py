@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.support.demo_camera",
     "tests.support.small_fs",
     "tests.support.age_cli",
+    "tests.support.browser",
 ]

@@ -15,8 +15,17 @@ is tested without HTTP; ``nvr.web.session`` turns its answers into responses.
    and then refused. Every failure is the same ``LoginRefused(401, "wrong name or
    password")``; the audit entry says why, and names the account only when it exists
    (a password typed into the name field must not end up in the append-only log).
+   With the owner's second factor on (``second_factor.required()``), the one-time code
+   ``otp`` is checked right after the passphrase (the unlocked identity opens the sealed
+   TOTP secret); missing or wrong, the fresh unlock is locked again and the answer is the
+   same 401 as for a wrong passphrase (no oracle telling that the passphrase was right),
+   counted by the throttle like any failed attempt.
+   A viewer whose account name is also a household member's key name, and whose
+   password opens that key (the owner set the member passphrase to the same password),
+   gets the member identity unlocked (``member_unlock``): playback of the cameras the
+   owner allows, for footage recorded since the key was added.
 3. ``SessionStore.login(principal, replacing=...)``: a new id (the presented one ends),
-   the owner's unlock attached.
+   the owner's (or the linked viewer's) unlock attached.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from nvr.audit.entry import Actor
 from nvr.auth.passwords import Passwords
@@ -44,6 +53,17 @@ ANONYMOUS = Actor(role="anonymous", user=None)
 
 class WrongPassphrase(Exception):
     """The unlock refused the passphrase (the caller maps its own error to this)."""
+
+
+class SecondFactor(Protocol):
+    """The owner's second factor, checked after the passphrase unlocked the identity that
+    opens it (``nvr.service.accounts.TotpFactor`` over ``nvr.auth.totp.OwnerTotp``)."""
+
+    def required(self) -> bool: ...
+
+    def verify(self, unlock_token: str, code: str | None) -> bool: ...
+
+    def discard(self, unlock_token: str) -> None: ...
 
 
 class LoginRefused(Exception):
@@ -70,9 +90,19 @@ class SignIn:
     sessions: SessionStore
     unlock: Callable[[bytes, Actor], str]  # raises WrongPassphrase, or LoginRefused(503)
     record: Record
+    second_factor: SecondFactor | None = None  # the owner's TOTP, when the service has one
+    # A viewer's household key: (account name, password, actor) -> unlock token, or None
+    # when no member key of that name exists or the password does not open it.
+    member_unlock: Callable[[str, bytes, Actor], str | None] | None = None
 
     def sign_in(
-        self, name: str, secret: str, *, address: str | None, replacing: str | None = None
+        self,
+        name: str,
+        secret: str,
+        *,
+        address: str | None,
+        replacing: str | None = None,
+        otp: str | None = None,
     ) -> Issued:
         verdict = self.throttle.attempt(name, address)
         if not verdict.allowed:
@@ -88,11 +118,17 @@ class SignIn:
         unlock_token: str | None = None
         if user.role is Role.OWNER:
             try:
-                unlock_token = self.unlock(secret.encode(), actor)
+                token = self.unlock(secret.encode(), actor)
             except WrongPassphrase:
                 self._failed(
                     {"user": user.name, "reason": "wrong passphrase", "client": client}, actor
                 )
+            factor = self.second_factor
+            if factor is not None and factor.required() and not factor.verify(token, otp):
+                factor.discard(token)
+                why = "wrong code" if otp else "code missing"
+                self._failed({"user": user.name, "reason": why, "client": client}, actor)
+            unlock_token = token
         else:
             ok = self.passwords.verify(user.password_hash, secret)
             if not ok:
@@ -105,7 +141,9 @@ class SignIn:
                 )
             if user.password_hash is not None and self.passwords.needs_rehash(user.password_hash):
                 self._rehash(user, secret)
-        self.throttle.succeeded(name)
+            if user.role is Role.VIEWER and self.member_unlock is not None:
+                unlock_token = self.member_unlock(user.name, secret.encode(), actor)
+        self.throttle.succeeded(name, address)
         issued = self.sessions.login(principal, replacing=replacing, unlock_token=unlock_token)
         self.record("login", {"session": issued.session.key[:16], "client": client}, actor)
         return issued
@@ -124,7 +162,7 @@ class SignIn:
             token = self.unlock(passphrase.encode(), actor_of(principal))
         except WrongPassphrase:
             raise LoginRefused(403, "wrong passphrase") from None
-        self.throttle.succeeded(principal.name)
+        self.throttle.succeeded(principal.name, address)
         return token
 
     def _failed(self, payload: dict[str, Any], actor: Actor) -> NoReturn:

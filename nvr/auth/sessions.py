@@ -13,10 +13,13 @@ must type the passphrase again anyway, and nothing about a session ever reaches 
   once it has ended: ``idle_timeout`` without a request, or ``max_age`` after login.
 - ``alive(key)``: whether a session still lives, its idle timer untouched (event streams).
 - ``csrf_ok(session, presented)``: the session's CSRF token, compared in constant time.
-- ``logout(token)``, ``logout_everywhere(user_id)``: end sessions and lock their unlocks.
+- ``logout(token)``, ``logout_everywhere(user_id, keep=...)``: end sessions (all of an
+  account's but ``keep``) and lock their unlocks.
 - The owner's session carries the ``UnlockManager`` token from the passphrase login.
   The unlock has its own, shorter idle timer: when it locks, the session goes on (pages,
   settings) but footage needs the passphrase again (``attach_unlock`` after re-entering it).
+  A viewer linked to a household member key (same name, the sign-in password opens it)
+  carries that key's unlock the same way; when it locks, the viewer signs in again.
 
 Each user keeps at most ``per_user`` sessions (the oldest ends first), so logins alone
 cannot grow memory without limit; ``sweep()`` drops ended sessions (call it on a timer).
@@ -135,9 +138,9 @@ class SessionStore:
         unlock_token: str | None = None,
     ) -> Issued:
         """A new session for ``principal``; ends ``replacing`` (the cookie the login came
-        with, if any). ``unlock_token`` only for the owner."""
-        if unlock_token is not None and principal.role is not Role.OWNER:
-            raise ValueError("only the owner's session holds an unlock")
+        with, if any). ``unlock_token``: the owner's, or a viewer's household key."""
+        if unlock_token is not None and principal.role is Role.INSTALLER:
+            raise ValueError("an installer's session holds no unlock")
         if replacing:
             self.logout(replacing, reason="replaced")
         token = secrets.token_urlsafe(32)
@@ -215,9 +218,14 @@ class SessionStore:
     def logout(self, token: str, *, reason: str = "logout") -> bool:
         return self._end(session_key(token), reason)
 
-    def logout_everywhere(self, user_id: int, *, reason: str = "logout everywhere") -> int:
+    def logout_everywhere(
+        self, user_id: int, *, reason: str = "logout everywhere", keep: str | None = None
+    ) -> int:
+        """End every session of ``user_id`` but the one whose key is ``keep``; how many."""
         with self._lock:
-            keys = [k for k, s in self._sessions.items() if s.principal.user_id == user_id]
+            keys = [
+                k for k, s in self._sessions.items() if s.principal.user_id == user_id and k != keep
+            ]
         return sum(self._end(key, reason) for key in keys)
 
     def sweep(self) -> int:
@@ -226,6 +234,11 @@ class SessionStore:
         with self._lock:
             due = [(k, r) for k, s in self._sessions.items() if (r := self._expiry(s, now))]
         return sum(self._end(key, reason) for key, reason in due)
+
+    def count(self, user_id: int) -> int:
+        """How many sessions ``user_id`` has (ended ones not yet swept included)."""
+        with self._lock:
+            return sum(1 for s in self._sessions.values() if s.principal.user_id == user_id)
 
     @property
     def active(self) -> int:

@@ -7,10 +7,13 @@ frees nor locks anyone). The login handler calls, in this order:
    ``retry_after`` seconds: answer 429 without verifying anything. An allowed attempt is
    counted as a failure at once, so parallel requests cannot all slip past the counter
    while the slow Argon2/scrypt check runs.
-2. ``succeeded(account)`` after a correct password: the account's counter is forgotten.
-   The address keeps its count until ``forget_after``: a household member (or an installer)
-   who knows their own password must not be able to clear the counter of the address they
-   guess the owner's passphrase from.
+2. ``succeeded(account, address)`` after a correct password: the account's counter is
+   forgotten, and the address gets back the one attempt this success was counted (so an
+   address counts failures only: a household signing in all day from one phone is never
+   made to wait). Its earlier failures stay until ``forget_after``: a household member (or
+   an installer) who knows their own password must not be able to clear the counter of the
+   address they guess the owner's passphrase from. (A success counted at the threshold
+   may announce a lockout, ``on_lockout``, that it then takes back.)
 
 Each key (account name; client address, an IPv6 client by its /64) gets
 ``policy.free_attempts`` attempts, then waits ``base_delay`` seconds doubling with each
@@ -110,6 +113,16 @@ class _Table:
         self.states.move_to_end(key)
         return state
 
+    def take_back(self, key: str, now: float) -> None:
+        """Uncount one attempt of ``key`` (a success counted before its check)."""
+        state = self.get(key, now)
+        if state is None or state.attempts == 0:
+            return
+        state.attempts -= 1
+        state.blocked_until = min(
+            state.blocked_until, state.last + self.policy.delay(state.attempts)
+        )
+
     def _make_room(self, now: float) -> None:
         if len(self.states) < self.max_keys:
             return
@@ -175,9 +188,23 @@ class LoginThrottle:
                 self._on_lockout(lockout)
         return Verdict(True)
 
-    def succeeded(self, account: str) -> None:
+    def waiting(self, account: str, address: str | None) -> Verdict:
+        """Whether ``account`` or ``address`` must wait now, WITHOUT counting an attempt:
+        for checks that count only failures (the setup code, ``nvr.web.setup``), which
+        call ``attempt`` after a wrong guess."""
+        now = self._clock.monotonic()
+        with self._lock:
+            wait = max(
+                self._accounts.wait(account_key(account), now),
+                self._addresses.wait(address_key(address), now),
+            )
+        return Verdict(wait <= 0, wait)
+
+    def succeeded(self, account: str, address: str | None) -> None:
+        """A correct password for ``account`` from ``address`` (after ``attempt``)."""
         with self._lock:
             self._accounts.states.pop(account_key(account), None)
+            self._addresses.take_back(address_key(address), self._clock.monotonic())
 
     def tracked(self) -> tuple[int, int]:
         """How many accounts and addresses are remembered (for health and tests)."""

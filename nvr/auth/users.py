@@ -142,6 +142,39 @@ def set_disabled(session: Session, user_id: int, disabled: bool) -> None:
     session.flush()
 
 
+def set_role(session: Session, user_id: int, role: Role) -> None:
+    """Make a viewer an installer or back; a viewer's camera list goes with the role.
+    The owner's role never changes (``UserError``), nor does anyone become owner."""
+    user = _user(session, user_id)
+    if user.role == Role.OWNER.value:
+        raise UserError("the owner's account cannot change role")
+    if role is Role.OWNER:
+        raise UserError("there is one owner: nobody else can become owner")
+    if user.role != role.value:
+        session.execute(delete(ViewerCamera).where(ViewerCamera.user_id == user_id))
+        user.role = role.value
+    session.flush()
+
+
+def delete_user(session: Session, user_id: int) -> None:
+    """Remove a viewer's or installer's account and its camera list (the caller ends its
+    sessions). The owner's account cannot be deleted (``UserError``). Audit entries keep
+    the name: a later account with the same name is told apart by time."""
+    user = _user(session, user_id)
+    if user.role == Role.OWNER.value:
+        raise UserError("the owner's account cannot be deleted")
+    session.execute(delete(ViewerCamera).where(ViewerCamera.user_id == user_id))
+    session.delete(user)
+    session.flush()
+
+
+def unknown_cameras(session: Session, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that name no known camera, sorted."""
+    wanted = sorted(set(names))
+    known = set(session.scalars(select(Camera.name).where(Camera.name.in_(wanted))))
+    return [name for name in wanted if name not in known]
+
+
 def set_viewer_cameras(session: Session, user_id: int, cameras: Iterable[str]) -> None:
     """Replace the cameras a viewer may watch; every name must be a known camera."""
     user = _user(session, user_id)
@@ -204,6 +237,27 @@ def close_install_window(session: Session, now: datetime) -> bool:
         row.closed_at = now
     session.flush()
     return bool(rows)
+
+
+def close_install_window_by_id(session: Session, window_id: int, now: datetime) -> bool:
+    """Close window ``window_id`` now if it is still open; whether it was."""
+    row = session.get(InstallWindowRow, window_id)
+    if row is None or row.closed_at is not None or row.expires_at <= now:
+        return False
+    row.closed_at = now
+    session.flush()
+    return True
+
+
+def recent_install_windows(session: Session, limit: int = 10) -> list[InstallWindow]:
+    """The latest ``limit`` windows, newest first (open, expired and closed alike)."""
+    rows = session.execute(
+        select(InstallWindowRow, User.name)
+        .join(User, User.id == InstallWindowRow.opened_by)
+        .order_by(InstallWindowRow.id.desc())
+        .limit(limit)
+    ).all()
+    return [_window(row, name) for row, name in rows]
 
 
 def current_install_window(session: Session, now: datetime) -> InstallWindow | None:

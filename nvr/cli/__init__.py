@@ -23,6 +23,7 @@ from nvr.cli import (
     motion_cmd,
     onvif_cmd,
     service_cmd,
+    status_cmd,
     storage_cmd,
 )
 from nvr.errors import UserError
@@ -45,6 +46,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(motion_cmd.app, name="motion")
 service_cmd.register(app)
+status_cmd.register(app)
 
 
 def _version(value: bool) -> None:

@@ -24,7 +24,7 @@ from nvr.bench.machine import Machine, describe
 from nvr.errors import UserError
 
 if TYPE_CHECKING:
-    from nvr.bench import motion
+    from nvr.bench import live, motion
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -385,3 +385,73 @@ def motion_command(
         progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
     )
     _report(out, "motion", result, machine, motion_table(result), motion_summary(result), json_file)
+
+
+def live_table(result: live.LiveResult) -> Table:
+    table = Table(
+        title=f"live view of '{result.camera}' (nvr demo) in Chromium, inside a network "
+        f"namespace; codec {result.codec or '?'}",
+        title_justify="left",
+    )
+    for heading in ("figure", "value", "target", "verdict"):
+        table.add_column(heading, justify="left" if heading == "figure" else "right")
+    table.add_row(
+        f"page load -> first frame, median of {result.trials}",
+        f"{result.first_frame_median_ms:.0f} ms",
+        f"<= {result.first_frame_target_ms} ms",
+        _verdict(result.first_frame_met),
+    )
+    table.add_row("page load -> first frame, max", f"{result.first_frame_max_ms} ms", "", "")
+    table.add_row("service CPU, no viewer", f"{result.cpu_idle_percent:.1f} %", "", "")
+    table.add_row(
+        f"service CPU, {result.viewers} viewers", f"{result.cpu_with_viewers_percent:.1f} %", "", ""
+    )
+    table.add_row(
+        "service CPU per viewer (% of one core)",
+        f"{result.cpu_per_viewer_percent:.2f} %",
+        f"<= {result.per_viewer_target_percent:g} %",
+        _verdict(result.per_viewer_met),
+    )
+    return table
+
+
+@app.command("live")
+def live_command(
+    viewers: Annotated[
+        int, typer.Option("--viewers", min=1, max=8, help="Viewers for the CPU figure.")
+    ] = 4,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=1.0, help="Measured seconds, each phase.", metavar="S")
+    ] = 20.0,
+    trials: Annotated[int, typer.Option("--trials", min=1, help="First-frame trials.")] = 5,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
+        ),
+    ] = None,
+) -> None:
+    """Live view: page load to first frame in Chromium, and the service's CPU per viewer,
+    with ``nvr demo`` inside a network namespace it creates (root only; Debian chromium
+    and the playwright package)."""
+    from nvr.bench import live
+
+    if reason := live.unavailable():
+        raise UserError(f"cannot run the live benchmark: {reason}")
+    err = Console(stderr=True)
+    out = Console(width=max(120, Console().width))
+    where = Path(tempfile.gettempdir())
+    machine = describe(where)
+    result = live.run(
+        where,
+        viewers=viewers,
+        seconds=seconds,
+        trials=trials,
+        progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
+    )
+    summary = [
+        f"first frame: {', '.join(f'{ms} ms' for ms in result.first_frame_ms)}",
+        "CPU per viewer = (CPU with viewers - CPU without) / viewers; the browser's decoding "
+        "is not in it.",
+    ]
+    _report(out, "live", result, machine, live_table(result), summary, json_file)

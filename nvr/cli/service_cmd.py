@@ -30,6 +30,13 @@ def _announce(ready: Ready) -> None:
         f"  TLS certificate SHA-256: {ready.tls_fingerprint}",
         "  (the certificate is self-signed unless you configured your own: check that your",
         "   browser shows the same fingerprint before you accept it)",
+    ]
+    if ready.setup_url is not None:
+        lines += [
+            f"  First run: set up the owner at {ready.setup_url}",
+            "  (from this network; the code is also in the data directory's setup-code file)",
+        ]
+    lines += [
         "Press Ctrl+C to stop.",
     ]
     print("\n".join(lines), flush=True)
@@ -53,13 +60,26 @@ def _demo_keys(passphrase_file: Path, work_factor: int | None, owner: str) -> Ca
     return create
 
 
-def _run(cfg: Config, *, demo: bool, on_box: Callable[[Box], None] | None = None) -> None:
+def _run(
+    cfg: Config,
+    *,
+    demo: bool,
+    on_box: Callable[[Box], None] | None = None,
+    config_path: Path | None = None,
+) -> None:
     from nvr.service.memory import limit_malloc_arenas
     from nvr.service.runner import Service
 
     limit_malloc_arenas()  # before any camera thread exists
     setup_logging(cfg.logging.level, cfg.logging.format)
-    service = Service(cfg, clock=SystemClock(), demo=demo, on_ready=_announce, on_box=on_box)
+    service = Service(
+        cfg,
+        clock=SystemClock(),
+        demo=demo,
+        on_ready=_announce,
+        on_box=on_box,
+        config_path=config_path,
+    )
     asyncio.run(service.run())
     print("Porchlight stopped.", file=sys.stderr, flush=True)
 
@@ -71,10 +91,15 @@ def serve(
     port: int | None = options.PORT,
 ) -> None:
     """Run the recorder and the dashboard (HTTPS) with the installer's config."""
+    from nvr.config import locate_config
+    from nvr.config.loader import DEFAULT_SEARCH
+
     cfg = options.with_overrides(
         options.load(config, None), data_dir=data_dir, bind=bind, port=port
     )
-    _run(cfg, demo=False)
+    # Cameras added in the dashboard go to the config file in use, or, with none, to the
+    # first place 'nvr serve' looks for one (docs/design/first-run.md).
+    _run(cfg, demo=False, config_path=locate_config(config) or DEFAULT_SEARCH[0])
 
 
 def demo(
@@ -104,15 +129,18 @@ def demo(
 ) -> None:
     """Run the service with the built-in demo doorbell (a synthetic porch, made locally)."""
     from nvr.config import load_config
+    from nvr.service.camera_admin import default_config_path
 
-    cfg = load_config(config) if config is not None else Config()
-    cfg = options.with_overrides(
-        cfg, data_dir=data_dir or options.demo_data_dir(), bind=bind, port=port
-    )
+    # Without --config, cameras added in the demo's dashboard live in <data_dir>/nvr.yaml,
+    # which the next 'nvr demo' with that data directory reads again.
+    folder = data_dir or options.demo_data_dir()
+    config_path = config if config is not None else default_config_path(folder.absolute())
+    cfg = load_config(config_path) if config is not None or config_path.is_file() else Config()
+    cfg = options.with_overrides(cfg, data_dir=folder, bind=bind, port=port)
     on_box = (
         _demo_keys(passphrase_file, work_factor, owner) if passphrase_file is not None else None
     )
-    _run(cfg, demo=True, on_box=on_box)
+    _run(cfg, demo=True, on_box=on_box, config_path=config_path)
 
 
 def register(app: typer.Typer) -> None:

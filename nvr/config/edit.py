@@ -4,6 +4,11 @@ Contract:
 - ``add_camera(path, camera, secrets=...)`` appends ``camera`` (plain data; a ``SecretRef``
   value is written as ``!secret name``) to ``cameras:``; ``remove_camera(path, name)``
   takes it out again. A missing config file is created from ``DEFAULT_TEXT``.
+- ``camera_data(path, name)`` is camera ``name`` as plain data (``!secret`` values stay
+  ``TaggedScalar`` nodes, flow lists ``FlowList``), and ``replace_camera(path, name,
+  camera, secrets=...)`` writes an edited one in its place (the dashboard's camera edit):
+  comments around it stay, comments inside it are lost. A ``FlowList`` is written
+  ``[a, b]`` on one line (polygon points).
 - ``secrets`` (name -> value) are merged into the secrets file the loader would read
   (``$NVR_SECRETS_FILE``, else ``secrets.yaml`` beside the config), created mode 0600.
 - Nothing is replaced until the NEW text has passed the normal loader
@@ -12,6 +17,9 @@ Contract:
   as: write a temp file in the same folder, fsync, chmod to the old mode, rename over the
   old file, fsync the folder. Secrets first, so the config never names a missing secret.
 - A duplicate or unknown camera name is a ``UserError``.
+- ``set_retention(path, continuous_days=..., event_days=..., quota=...)`` changes the
+  default retention and the quota (the dashboard's settings page) the same way: only the
+  value on its line changes, missing keys are added under their section.
 
 A camera's lines run from its ``- name:`` line to its last non-comment line: comments after
 it stay where they are (they usually introduce what follows), comments inside it go with it.
@@ -41,11 +49,15 @@ from nvr.errors import UserError
 
 __all__ = [
     "DEFAULT_TEXT",
+    "FlowList",
     "SecretRef",
     "add_camera",
+    "camera_data",
     "camera_names",
     "remove_camera",
+    "replace_camera",
     "secrets_path",
+    "set_retention",
 ]
 
 DEFAULT_TEXT = """\
@@ -69,6 +81,52 @@ def secrets_path(config: Path, env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     named = env.get("NVR_SECRETS_FILE")
     return Path(named) if named else config.parent / "secrets.yaml"
+
+
+class FlowList(list[Any]):
+    """A list written in flow style, ``[0.1, 0.2]``."""
+
+
+def camera_data(path: Path, name: str) -> dict[str, Any]:
+    """Camera ``name`` of the config at ``path`` as plain data; ``UserError`` if absent."""
+    doc = _Document.read(path)
+    names = doc.names()
+    if name not in names:
+        raise UserError(f"no camera named {name!r} in {path}")
+    assert doc.cameras is not None
+    plain = _plain(doc.cameras[names.index(name)])
+    assert isinstance(plain, dict)
+    return plain
+
+
+def replace_camera(
+    path: Path,
+    name: str,
+    camera: Mapping[str, Any],
+    *,
+    secrets: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Put ``camera`` in place of camera ``name`` (same position); validated as ``add``."""
+    doc = _Document.read(path)
+    names = doc.names()
+    if name not in names:
+        raise UserError(f"no camera named {name!r} in {path}")
+    new_name = str(camera.get("name", ""))
+    if new_name != name and new_name in names:
+        raise UserError(f"a camera named {new_name!r} is already in {path}")
+    doc.replace(names.index(name), _to_yaml(camera))
+    _commit(path, doc.text(), secrets or {}, env)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, CommentedSeq) and node.fa.flow_style():
+        return FlowList(_plain(item) for item in node)
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return node
 
 
 def camera_names(path: Path) -> list[str]:
@@ -105,6 +163,33 @@ def remove_camera(path: Path, name: str, *, env: Mapping[str, str] | None = None
         raise UserError(f"no camera named {name!r} in {path}", hint="see: nvr cameras list")
     doc.delete(names.index(name))
     _commit(path, doc.text(), {}, env)
+
+
+def set_retention(
+    path: Path,
+    *,
+    continuous_days: int,
+    event_days: int,
+    quota: str | None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Set ``storage.retention.continuous_days``, ``storage.retention.event_days`` and
+    ``storage.quota`` (``None``: no quota) in the config at ``path``, in place: only those
+    values change (a trailing comment on their line stays), missing keys are added under
+    their section. Validated like every edit before the file is replaced. A missing file
+    is created (as ``add_camera`` does): the dashboard of a box set up without one."""
+    if quota is not None and not _PLAIN_QUOTA.fullmatch(quota):
+        raise UserError(f"quota {quota!r}: write a size such as 500GB or a share such as 90%")
+    doc = _Document.read(path)
+    # A missing key is added first under its parent: set them last to first, to read in order.
+    doc.set_scalar(("storage", "quota"), quota or "null", add=quota is not None)
+    doc.set_scalar(("storage", "retention", "event_days"), str(int(event_days)))
+    doc.set_scalar(("storage", "retention", "continuous_days"), str(int(continuous_days)))
+    _commit(path, doc.text(), {}, env)
+
+
+_PLAIN_QUOTA = re.compile(r"[0-9][0-9.]*\s?[A-Za-z%]{0,3}")
+_TRAILING_COMMENT = re.compile(r"(?P<gap>[ \t]+)(?P<comment>#.*)$")
 
 
 # --- the document ------------------------------------------------------------------------
@@ -208,6 +293,14 @@ class _Document:
         self.lines[key_line] = f"{match['key']}{match['rest']}\n"  # a top-level key: column 0
         self.lines[key_line + 1 : key_line + 1] = rendered
 
+    def replace(self, index: int, item: CommentedMap) -> None:
+        assert self.cameras is not None
+        first, last = self._item_span(index)
+        line = self.lines[first]
+        dash = len(line) - len(line.lstrip(" "))
+        body = self.cameras.lc.item(index)[1]
+        self.lines[first : last + 1] = self._render(item, dash, body)
+
     def delete(self, index: int) -> None:
         assert self.cameras is not None
         first, last = self._item_span(index)
@@ -217,6 +310,63 @@ class _Document:
             key_line = self.tree.lc.key("cameras")[0]
             key, colon, rest = self.lines[key_line].partition(":")
             self.lines[key_line] = f"{key}{colon} []{rest.rstrip()}\n".replace("[] \n", "[]\n")
+
+    def set_scalar(self, keys: tuple[str, ...], text: str, *, add: bool = True) -> None:
+        """Write ``text`` (a plain YAML scalar) as the value at ``keys`` (block mappings).
+        An existing value is replaced on its line; a missing key (and missing sections on
+        the way) is added right under its parent key, unless ``add`` is false."""
+        node: Any = self.tree
+        line, col = -1, -self.mapping_indent  # the root "key" sits before the first line
+        for depth, key in enumerate(keys):
+            if node is not None and not isinstance(node, CommentedMap):
+                where = ".".join(keys[:depth])
+                raise UserError(f"{self.path}: '{where}' is not a section of keys")
+            if isinstance(node, CommentedMap) and node.fa.flow_style():
+                where = ".".join(keys[:depth])
+                raise UserError(
+                    f"{self.path}: '{where}' is written as {{...}}, which cannot be edited "
+                    "without losing its layout",
+                    hint="rewrite it as a block, one 'key: value' per line",
+                )
+            if node is None or key not in node:
+                if add:
+                    self._insert(node, keys[depth:], text, line, col)
+                return
+            if depth == len(keys) - 1:
+                self._replace(node, key, text)
+                return
+            line, col = node.lc.key(key)
+            node = node[key]
+
+    def _insert(self, node: Any, keys: tuple[str, ...], text: str, line: int, col: int) -> None:
+        if isinstance(node, CommentedMap) and len(node):
+            base = node.lc.key(next(iter(node)))[1]
+        else:
+            base = col + self.mapping_indent
+        new = [
+            " " * (base + i * self.mapping_indent)
+            + (f"{key}: {text}\n" if i == len(keys) - 1 else f"{key}:\n")
+            for i, key in enumerate(keys)
+        ]
+        if line < 0:  # a new top-level section at the end of the file
+            if self.lines and self.lines[-1].strip():
+                self.lines.append("\n")
+            self.lines += new
+        else:
+            self.lines[line + 1 : line + 1] = new
+        self.__init__(self.path, self.text())  # type: ignore[misc]  # positions moved
+
+    def _replace(self, node: CommentedMap, key: str, text: str) -> None:
+        if isinstance(node[key], CommentedMap | CommentedSeq):
+            raise UserError(f"{self.path}: '{key}' holds a section, not a value")
+        line, col = node.lc.value(key)
+        key_line = node.lc.key(key)[0]
+        if line != key_line:
+            raise UserError(f"{self.path}:{key_line + 1}: write '{key}' on one line to edit it")
+        old = self.lines[line]
+        comment = _TRAILING_COMMENT.search(old[col:])
+        tail = f"{comment['gap']}{comment['comment']}" if comment else ""
+        self.lines[line] = f"{old[:col]}{text}{tail}\n"
 
     def _render(self, item: CommentedMap, dash: int, body: int) -> list[str]:
         yaml = YAML(typ="rt")
@@ -234,6 +384,10 @@ class _Document:
 def _to_yaml(value: Any) -> Any:
     if isinstance(value, SecretRef):
         return TaggedScalar(value.name, tag="!secret")
+    if isinstance(value, FlowList):
+        seq = CommentedSeq([_to_yaml(item) for item in value])
+        seq.fa.set_flow_style()
+        return seq
     if isinstance(value, Mapping):
         node = CommentedMap()
         for key, item in value.items():

@@ -174,8 +174,9 @@ class User(Base):
     """A dashboard account (nvr/auth, docs/design/auth.md). ``name`` is the login name,
     already normalized (lower case). The owner signs in with the key passphrase, so their
     ``password_hash`` is NULL; viewers and installers have an Argon2id PHC string. At most
-    one owner: a unique index over ``role`` limited to the owner's row. Never deleted
-    (audit entries name them): ``disabled`` ends an account."""
+    one owner: a unique index over ``role`` limited to the owner's row. ``disabled`` pauses
+    an account; the owner may delete a viewer or installer (audit entries keep the name
+    and the time, which tell a later account of the same name apart)."""
 
     __tablename__ = "users"
     __table_args__ = (

@@ -69,6 +69,9 @@ def read_passphrase_file(path: Path) -> bytearray:
     return data
 
 
+ZXCVBN_MAX = 72  # zxcvbn's own limit (its max_length default)
+
+
 def check_strength(passphrase: bytes | bytearray, context: Sequence[str] = ()) -> None:
     """Refuse a passphrase an offline attacker with the disk could guess."""
     try:
@@ -83,7 +86,9 @@ def check_strength(passphrase: bytes | bytearray, context: Sequence[str] = ()) -
     # zxcvbn's dictionaries take ~12 MB: loaded when a passphrase is set, not by every process.
     from zxcvbn import zxcvbn
 
-    result = zxcvbn(text[:100], user_inputs=["porchlight", "nvr", "doorbell", *context])
+    # zxcvbn refuses more than 72 characters (ValueError) and its matching grows fast with
+    # length: judge the first 72, which already makes a long passphrase strong.
+    result = zxcvbn(text[:ZXCVBN_MAX], user_inputs=["porchlight", "nvr", "doorbell", *context])
     if result["score"] < MIN_SCORE:
         feedback = result["feedback"]
         reason = feedback.get("warning") or "it is easy to guess"

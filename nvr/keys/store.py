@@ -291,6 +291,20 @@ class KeyStore:
         write_private(self.dir / RECIPIENTS, self._signed_list(unlocked.signing_key, now, current))
         (self.dir / MEMBERS / f"{name}.identity.age").unlink(missing_ok=True)
 
+    def unlock_member(self, name: str, passphrase: bytes) -> tuple[list[X25519Identity], bytearray]:
+        """A household member's identity and the file text (to wipe), opened with the
+        member's passphrase (their sign-in password when the dashboard links a viewer to
+        it). ``KeyError_`` when there is no such current member or the passphrase is wrong."""
+        path = self.dir / MEMBERS / f"{name}.identity.age"
+        if f"member:{name}" not in self.recipient_list() or not path.exists():
+            raise KeyError_(f"no member {name!r}")
+        identities, text = self._open_identity_file(path, passphrase)
+        return identities, bytearray(text)
+
+    def has_member(self, name: str) -> bool:
+        """Whether ``name`` is a current household member with an identity file."""
+        return (self.dir / MEMBERS / f"{name}.identity.age").exists()
+
     def members(self) -> list[str]:
         return sorted(
             k.removeprefix("member:") for k in self.recipient_list() if k.startswith("member:")

@@ -3,8 +3,9 @@
 ``build_accounts(box, unlocks, clock)`` wires ``nvr.auth`` to the box's database, audit log
 and ``UnlockManager``: each look-up opens its own short database session (the handlers
 run in FastAPI's thread pool), every sign-in outcome, lockout and session end is an audit
-entry (``box.record``). ``ensure_owner(box)`` gives a box whose keys predate accounts
-its owner row, so such a box is not stuck in the loopback-only state.
+entry (``box.record``); the owner's optional TOTP secret (``OwnerTotp``, sealed in the
+key folder) is the sign-in's second factor. ``ensure_owner(box)`` gives a box whose keys
+predate accounts its owner row, so such a box is not stuck in the loopback-only state.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from nvr.auth.passwords import PI4, Argon2Params, Passwords
 from nvr.auth.policy import InstallWindow
 from nvr.auth.sessions import ActiveSession, SessionStore
 from nvr.auth.throttle import LoginThrottle
+from nvr.auth.totp import OwnerTotp
 from nvr.clock import Clock
 from nvr.keys.store import KeyError_
+from nvr.keys.unlock import Locked
 from nvr.service.box import SYSTEM, Box
 from nvr.service.unlock import UnlockManager
 from nvr.web.session import Accounts
@@ -29,6 +32,29 @@ from nvr.web.session import Accounts
 log = logging.getLogger(__name__)
 
 DEFAULT_OWNER = "owner"
+TOTP_FILE = "owner.totp.age"  # in the key folder: sealed to the owner's recipient
+
+
+class TotpFactor:
+    """The sign-in's second factor: the owner's TOTP secret, opened with the identities
+    the passphrase just unlocked (``nvr.auth.totp``)."""
+
+    def __init__(self, totp: OwnerTotp, unlocks: UnlockManager) -> None:
+        self._totp = totp
+        self._unlocks = unlocks
+
+    def required(self) -> bool:
+        return self._totp.enabled()
+
+    def verify(self, unlock_token: str, code: str | None) -> bool:
+        try:
+            identities = self._unlocks.identities(unlock_token)
+        except Locked:
+            return False
+        return self._totp.verify(identities, code)
+
+    def discard(self, unlock_token: str) -> None:
+        self._unlocks.lock(unlock_token, "second factor refused")
 
 
 def ensure_owner(box: Box, name: str = DEFAULT_OWNER) -> bool:
@@ -86,6 +112,7 @@ def build_accounts(
         return known_owner
 
     sessions = SessionStore(clock, unlocks=unlocks, on_end=session_ended)
+    totp = OwnerTotp(box.keys.dir / TOTP_FILE, clock)
     sign_in = SignIn(
         find_user=find_user,
         save_hash=save_hash,
@@ -94,8 +121,10 @@ def build_accounts(
         sessions=sessions,
         unlock=unlock,
         record=box.record,
+        second_factor=TotpFactor(totp, unlocks),
+        member_unlock=unlocks.unlock_member,
     )
     authorizer = Authorizer(
         sessions, clock, install_window=install_window, viewer_cameras=viewer_cameras
     )
-    return Accounts(authorizer, sessions, sign_in, unlocks, owner_exists)
+    return Accounts(authorizer, sessions, sign_in, unlocks, owner_exists, totp=totp)

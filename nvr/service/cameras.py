@@ -65,8 +65,13 @@ class CameraSet:
         self._readers: list[tuple[StreamReader, bool]] = []
         self._recorders: dict[str, Recorder] = {}
         self._unsupported: list[CameraStatus] = []
+        # Hot changes (first run, the cameras API): what records once keys exist, and the
+        # task of each ONVIF camera by name so a removed one can be cancelled.
+        self._recording: tuple[SegmentStore, GapLog] | None = None
+        self._onvif_tasks: dict[str, asyncio.Task[None]] = {}
 
     async def start(self, recording: tuple[SegmentStore, GapLog] | None) -> None:
+        self._recording = recording
         modes: dict[str, RecordMode] = {c.name: c.record for c in self._cfg.cameras}
         if self._demo_wanted:
             from nvr.demo.rtsp_server import DemoDoorbell
@@ -83,7 +88,9 @@ class CameraSet:
             if url is None:
                 # ONVIF camera: ask it for its streams (and follow its events) in a task
                 # that keeps trying while the camera is away; see _onvif_camera.
-                self._tasks.append(asyncio.create_task(self._onvif_camera(cam, recording)))
+                task = asyncio.create_task(self._onvif_camera(cam, recording))
+                self._tasks.append(task)
+                self._onvif_tasks[cam.name] = task
                 continue
             reader = self._add(cam.name, url, cam.transport, is_demo=False, audio=cam.audio)
             self._motion_for(cam.name, cam.motion, reader, cam.stream_url("sub"), cam.transport)
@@ -185,7 +192,8 @@ class CameraSet:
         self._unsupported.remove(pending)
         url = with_userinfo(device.main.uri, onvif.username, password)
         reader = self._add(cam.name, url, cam.transport, is_demo=False, audio=cam.audio)
-        recorder = self._recorder_for(reader, cam.record, recording)
+        # Keys made while the camera was being probed: record with them (enable_recording).
+        recorder = self._recorder_for(reader, cam.record, recording or self._recording)
         if recorder is not None:
             recorder.start()
         sub = device.sub.uri if device.sub is not None else None
@@ -219,6 +227,102 @@ class CameraSet:
                 clock=self._clock,
             )
             await subscription.run()
+
+    # --- changes while running (docs/design/first-run.md) -------------------------------
+
+    def enable_recording(self, recording: tuple[SegmentStore, GapLog]) -> list[str]:
+        """Owner keys were just made: create and start a recorder for every running camera
+        that records and has none (cameras started with ``recording=None``); ONVIF cameras
+        still being probed pick ``recording`` up when they connect. Returns the cameras
+        that started recording. On the event loop."""
+        self._recording = recording
+        modes: dict[str, RecordMode] = {c.name: c.record for c in self._cfg.cameras}
+        modes[DEMO_CAMERA] = "continuous"
+        started = []
+        for reader, _ in self._readers:
+            if reader.name in self._recorders:
+                continue
+            recorder = self._recorder_for(reader, modes.get(reader.name, "continuous"), recording)
+            if recorder is not None:
+                recorder.start()
+                started.append(reader.name)
+        return started
+
+    def has_camera(self, name: str) -> bool:
+        return name in self._onvif_tasks or any(r.name == name for r, _ in self._readers)
+
+    def names(self) -> list[str]:
+        """The cameras running now (streaming or still being resolved), in start order:
+        follows add_camera/remove_camera."""
+        running = [r.name for r, _ in self._readers]
+        return [*running, *(n for n in self._onvif_tasks if n not in running)]
+
+    async def add_camera(self, cam: CameraConfig) -> None:
+        """Start a camera added to the config while running: its reader, motion worker and
+        (once keys exist) recorder, or its ONVIF task. On the event loop."""
+        if self.has_camera(cam.name):
+            raise ValueError(f"camera {cam.name!r} is already running")
+        others = [c for c in self._cfg.cameras if c.name != cam.name]
+        self._cfg = self._cfg.model_copy(update={"cameras": [*others, cam]})
+        url = cam.stream_url("main")
+        if url is None:
+            task = asyncio.create_task(self._onvif_camera(cam, self._recording))
+            self._tasks.append(task)
+            self._onvif_tasks[cam.name] = task
+            return
+        reader = self._add(cam.name, url, cam.transport, is_demo=False, audio=cam.audio)
+        worker = self._motion_for(
+            cam.name, cam.motion, reader, cam.stream_url("sub"), cam.transport
+        )
+        recorder = self._recorder_for(reader, cam.record, self._recording)
+        if recorder is not None:
+            recorder.start()
+        if worker is not None:
+            worker.start()
+        if cam.name in self._sub_readers:
+            self._sub_readers[cam.name].start()
+        reader.start()
+        log.info("camera added", extra={"camera": cam.name})
+
+    async def remove_camera(self, name: str) -> bool:
+        """Stop a camera cleanly (readers first, then its recorder closes its segment and
+        its motion worker ends any open event); its recorded footage stays. Whether it
+        was running. On the event loop."""
+        found = False
+        task = self._onvif_tasks.pop(name, None)
+        if task is not None:
+            found = True
+            task.cancel()  # an ONVIF subscription sends Unsubscribe when cancelled
+            await asyncio.gather(task, return_exceptions=True)
+            self._tasks.remove(task)
+        self._unsupported[:] = [s for s in self._unsupported if s.name != name]
+        readers = [r for r, _ in self._readers if r.name == name]
+        self._readers = [(r, demo) for r, demo in self._readers if r.name != name]
+        sub = self._sub_readers.pop(name, None)
+        if sub is not None:
+            readers.append(sub)
+        await asyncio.gather(*(asyncio.to_thread(r.stop) for r in readers))
+        worker = self._workers.pop(name, None)
+        recorder = self._recorders.pop(name, None)
+        await asyncio.gather(
+            *(asyncio.to_thread(w.stop) for w in (worker,) if w is not None),
+            *(asyncio.to_thread(r.stop) for r in (recorder,) if r is not None),
+        )
+        self._cfg = self._cfg.model_copy(
+            update={"cameras": [c for c in self._cfg.cameras if c.name != name]}
+        )
+        found = found or bool(readers)
+        if found:
+            log.info("camera removed", extra={"camera": name})
+        return found
+
+    def live_source(self, name: str) -> StreamReader | None:
+        """The main-stream reader of camera ``name`` for live view (``nvr.live``), or None
+        when there is none (yet: an ONVIF camera still being resolved)."""
+        for reader, _ in self._readers:
+            if reader.name == name:
+                return reader
+        return None
 
     def trigger(self, camera: str, at: datetime | None = None) -> None:
         """An event on ``camera`` at ``at`` (default now): an ``events``-mode recorder

@@ -4,7 +4,9 @@ Start-up, in order: data directory (0700) → the box (database migrations, key 
 audit log) → the owner account for keys made before accounts existed → service run row,
 camera registration and a ``service.start`` audit entry → storage reconciliation (files
 vs index, before anything records) → TLS certificate → camera ingest (and the demo
-doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect) →
+doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect; while no
+owner exists, with the first-run setup and its one-time code, nvr.web.setup; the cameras
+API changes the config file and the running cameras, nvr.service.camera_admin) →
 housekeeping (unlock and session expiry, retention, audit checkpoints). SIGTERM or SIGINT
 stops the servers, locks every unlock session, stops the cameras, marks the run cleanly
 stopped, writes ``service.stop``, and ``run()`` returns.
@@ -30,19 +32,22 @@ from fastapi import APIRouter
 from nvr import __version__
 from nvr.audit.schedule import AuditCheckpointer
 from nvr.clock import Clock
-from nvr.config import Config
+from nvr.config import CameraConfig, Config
 from nvr.db import repo
 from nvr.errors import UserError
 from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
+from nvr.live import LiveService
 from nvr.record.gaps import GapLog, gaps
 from nvr.secrets import mask_url
 from nvr.service.accounts import build_accounts, ensure_owner
 from nvr.service.box import Box, open_box
+from nvr.service.camera_admin import CameraAdmin, default_config_path
 from nvr.service.cameras import CameraSet, camera_names
 from nvr.service.housekeeping import Job, run_housekeeping
 from nvr.service.http import make_servers, wait_started
+from nvr.service.settings import RetentionEditor, apply_retention
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
 from nvr.storage.enforce import Retainer
@@ -52,6 +57,8 @@ from nvr.web import tls
 from nvr.web.app import create_app
 from nvr.web.doorbell import doorbell_router
 from nvr.web.events import EventsSource, EventStreams, known_cameras
+from nvr.web.settings import Settings
+from nvr.web.setup import CODE_FILE, SetupCode, SetupFlow, recovery_pending
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,7 @@ class Ready:
     port: int
     tls_fingerprint: str
     demo: bool
+    setup_url: str | None = None  # first run: the setup page with its one-time code
 
 
 def prepare_data_dir(path: Path) -> None:
@@ -125,12 +133,19 @@ class Service:
         demo: bool = False,
         on_ready: Callable[[Ready], None] | None = None,
         on_box: Callable[[Box], None] | None = None,
+        config_path: Path | None = None,
+        work_factor: int | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
         self.demo = demo or cfg.demo_wanted()
         self.on_ready = on_ready
         self.on_box = on_box  # e.g. ``nvr demo`` creating keys on first start
+        # The config file the dashboard's camera and retention changes are written to
+        # (None: the default, see camera_admin.default_config_path) and the scrypt work factor of
+        # keys made by the first-run setup (None: calibrated, as the CLI does).
+        self.config_path = config_path
+        self.work_factor = work_factor
         self.started_at: datetime = clock.wall()
         self._started_mono = clock.monotonic()
         # The live event stream (doorbell, ONVIF and detected motion) for the dashboard
@@ -168,6 +183,7 @@ class Service:
         unlock = UnlockManager(box.keys, self.clock, box.record)
         run_id: int | None = None
         tasks: list[asyncio.Task[None]] = []
+        live: LiveService | None = None
         try:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
@@ -199,7 +215,20 @@ class Service:
                 (store, GapLog(box.sessions, self.clock)) if keys_state(box) == "ready" else None
             )
             await self._cameras.start(recording)
+            live = LiveService(
+                source=self._cameras.live_source, cameras=self._cameras.names, record=box.record
+            )
 
+            async def on_keys() -> list[str]:
+                """The first-run setup made the keys: record from now on, no restart."""
+                if keys_state(box) != "ready":
+                    return []
+                started = self._cameras.enable_recording((store, GapLog(box.sessions, self.clock)))
+                log.info("owner keys made: recording started", extra={"cameras": started})
+                return started
+
+            config_file = self.config_path or default_config_path(cfg.storage.data_dir)
+            setup_code = await asyncio.to_thread(self._setup_code, accounts.owner_exists())
             # Open event streams end before the servers stop (uvicorn waits for them).
             streams = EventStreams(self.events_bus)
             app = create_app(
@@ -213,6 +242,26 @@ class Service:
                     gaps=lambda camera: gaps(box.sessions, camera),
                     cameras=lambda: known_cameras(box.sessions),
                     streams=streams,
+                ),
+                setup=SetupFlow(box, setup_code, on_keys, self.work_factor),
+                cameras=CameraAdmin(
+                    config_file,
+                    self._cameras,
+                    box.record,
+                    on_change=self._cameras_changed,
+                ),
+                live=live,
+                settings=Settings(
+                    db=box.sessions,
+                    keys=box.keys,
+                    audit=box.audit,
+                    record=box.record,
+                    clock=self.clock,
+                    retention=RetentionEditor(
+                        config_file,
+                        cfg.storage,
+                        apply=lambda storage: apply_retention(retainer, storage),
+                    ),
                 ),
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
@@ -235,7 +284,23 @@ class Service:
             ]
             tasks.append(asyncio.create_task(run_housekeeping(jobs, stop)))
             port = servers[0].config.port
-            ready = Ready(public_url(cfg.server.bind, port), port, tls_files.fingerprint, self.demo)
+            url = public_url(cfg.server.bind, port)
+            setup_url = None if setup_code is None else f"{url}setup?code={setup_code.display}"
+            ready = Ready(url, port, tls_files.fingerprint, self.demo, setup_url)
+            if setup_url is not None:
+                # The one place the code is shown (and in <data_dir>/setup-code, 0600).
+                log.warning(
+                    "first run: no owner yet; finish the setup from this network at %s "
+                    "(use this box's LAN address or %s.local instead of %s if needed)",
+                    setup_url,
+                    socket.gethostname(),
+                    url.split("/")[2].rsplit(":", 1)[0],
+                )
+            elif recovery_pending(cfg.storage.data_dir):
+                log.warning(
+                    "the owner never confirmed storing the recovery key: if it is lost, "
+                    "make a new one with 'nvr keys rotate --recovery-file FILE'"
+                )
             log.info(
                 "serving dashboard", extra={"url": ready.url, "tls_sha256": ready.tls_fingerprint}
             )
@@ -254,12 +319,25 @@ class Service:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             unlock.lock_all("shutdown")
+            if live is not None:
+                await live.close()  # every viewer's peer connection, before the readers
             await self._cameras.stop()
             await self._hub.close()  # motion events the workers ended while stopping
             if run_id is not None:
                 await asyncio.to_thread(self._record_stop, box, run_id)
             box.close()
             log.info("stopped cleanly")
+
+    def _setup_code(self, owner_exists: bool) -> SetupCode | None:
+        """A fresh one-time setup code while no owner exists (a stale file goes)."""
+        if owner_exists:
+            (self.cfg.storage.data_dir / CODE_FILE).unlink(missing_ok=True)
+            return None
+        return SetupCode.create(self.cfg.storage.data_dir)
+
+    def _cameras_changed(self, cameras: list[CameraConfig]) -> None:
+        """The dashboard changed the cameras: the status and later look-ups see them."""
+        self.cfg = self.cfg.model_copy(update={"cameras": cameras})
 
     def _camera_event(self, kind: EventKind, camera: str, when: datetime, topic: str) -> None:
         """A doorbell press (ONVIF or the signed webhook) or camera-side motion (ONVIF):

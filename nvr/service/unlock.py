@@ -1,10 +1,11 @@
 """Unlock sessions held by the running service (docs/design/keys.md, "Unlock sessions").
 
 ``UnlockManager.unlock(passphrase)`` unwraps the owner identities into an ``UnlockSession``
-and returns an unguessable token for it; ``identities(token)`` reaches them (refreshing
-the idle timer); ``lock(token)`` / ``lock_all()`` wipe them. ``sweep()`` locks sessions
-whose time is up (the service calls it every few seconds). Every unlock, failed unlock and
-lock is an audit entry. Only a hash of each token is kept.
+and returns an unguessable token for it (``unlock_member(name, passphrase)`` the same for a
+household member's identity, for a linked viewer's sign-in); ``identities(token)`` reaches
+them (refreshing the idle timer); ``lock(token)`` / ``lock_all()`` wipe them. ``sweep()``
+locks sessions whose time is up (the service calls it every few seconds). Every unlock,
+failed unlock and lock is an audit entry. Only a hash of each token is kept.
 """
 
 from __future__ import annotations
@@ -59,6 +60,28 @@ class UnlockManager:
         except KeyError_ as exc:
             self._record("unlock.failed", {"reason": exc.message}, actor)
             raise
+        return self._hold(unlocked.identities, unlocked.secret, actor, {})
+
+    def unlock_member(self, name: str, passphrase: bytes, actor: Actor) -> str | None:
+        """A household member's identity (a viewer whose sign-in password is also their
+        member passphrase), held like the owner's: a token, or ``None`` when ``name`` has
+        no member key or the passphrase does not open it (not audited as a failure: the
+        sign-in itself succeeded; the viewer simply has no key to footage)."""
+        if not self._keys.has_member(name):
+            return None
+        try:
+            identities, secret = self._keys.unlock_member(name, passphrase)
+        except KeyError_:
+            return None
+        return self._hold(identities, secret, actor, {"member": name})
+
+    def _hold(
+        self,
+        identities: list[X25519Identity],
+        secret: bytearray,
+        actor: Actor,
+        extra: dict[str, Any],
+    ) -> str:
         token = secrets.token_urlsafe(32)
         digest = _digest(token)
 
@@ -68,8 +91,8 @@ class UnlockManager:
             self._record("lock", {"session": digest[:16], "reason": reason}, actor)
 
         session = UnlockSession(
-            unlocked.identities,
-            unlocked.secret,
+            identities,
+            secret,
             clock=self._clock,
             idle_timeout=self._idle,
             max_age=self._max_age,
@@ -77,7 +100,7 @@ class UnlockManager:
         )
         with self._lock:
             self._sessions[digest] = session
-        self._record("unlock", {"session": digest[:16]}, actor)
+        self._record("unlock", {"session": digest[:16], **extra}, actor)
         return token
 
     def identities(self, token: str) -> list[X25519Identity]:

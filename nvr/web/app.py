@@ -18,6 +18,7 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,14 +30,22 @@ from nvr import __version__
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
+from nvr.live import LiveService
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
+from nvr.web.errors import ERROR_RESPONSES
 from nvr.web.events import EventsSource, add_events_page, events_router
+from nvr.web.live import install_live
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
+from nvr.web.settings import Settings, add_settings_pages, settings_router
 from nvr.web.timeline import add_timeline_page, timeline_router
+
+if TYPE_CHECKING:
+    from nvr.service.camera_admin import CameraAdmin
+    from nvr.web.setup import SetupFlow
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +97,10 @@ def require_local(request: Request) -> None:
     if not is_loopback(host):
         raise HTTPException(
             status_code=403,
-            detail="this page is only available on the box itself until the owner is set up",
+            detail=(
+                "this page is only available on the box itself until the owner is set up: "
+                "open the first-run link (/setup?code=...) the service printed in its log"
+            ),
         )
 
 
@@ -136,14 +148,24 @@ def create_app(
     record: Record | None = None,
     web_dir: Path | None = None,
     doorbell: APIRouter | None = None,
+    setup: SetupFlow | None = None,
+    cameras: CameraAdmin | None = None,
+    live: LiveService | None = None,
+    settings: Settings | None = None,
     events: EventsSource | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
     state); with ``segments`` and ``record`` (the audit call), clip playback too.
-    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself. With
-    ``events`` and ``record``: the event list and stream, the timeline and their pages
-    (``nvr.web.events``, ``nvr.web.timeline``; the timeline also needs ``segments``)."""
+    ``doorbell`` (see ``nvr.web.doorbell``) authenticates each request itself.
+    ``setup`` (with ``accounts``) serves the first run (``nvr.web.setup``), ``cameras``
+    the camera management API and page (``nvr.web.cameras_admin``); with ``live``, live
+    view (WHEP), snapshots and the live pages (``nvr.web.live``); ``settings`` (with
+    ``accounts``) the owner's settings pages and API (``nvr.web.settings``: users,
+    install windows, keys, two-factor, retention, audit).
+    With ``events`` and ``record``: the event list and stream, the timeline and their
+    pages (``nvr.web.events``, ``nvr.web.timeline``; the timeline also needs
+    ``segments``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -152,6 +174,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        # Every route may refuse (401, 403 ...): declared once, in the one error shape.
+        responses=ERROR_RESPONSES,
     )
     pages = Pages(root)
     app.mount("/static", StaticFiles(directory=str(root / "static")), name="static")
@@ -173,7 +197,12 @@ def create_app(
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401 and is_page(request):
             return RedirectResponse(SIGN_IN_PAGE, status_code=303, headers=exc.headers)
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        detail: object = exc.detail
+        if isinstance(detail, dict) and "reason" in detail:
+            # {"reason": ..., "field": ...}: a field-level refusal (setup, cameras).
+            body = {"error": detail["reason"], **{k: v for k, v in detail.items() if k != "reason"}}
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -227,7 +256,23 @@ def create_app(
                 app.include_router(timeline_router(accounts, segments, events, record))
                 add_timeline_page(app, accounts, events, pages)
 
+    if accounts is not None and settings is not None:
+        app.include_router(settings_router(accounts, settings))
+        add_settings_pages(app, accounts, pages)
+
     if doorbell is not None:
         app.include_router(doorbell)
+
+    if setup is not None and accounts is not None:
+        from nvr.web.setup import setup_router
+
+        app.include_router(setup_router(setup, accounts, pages))
+
+    if cameras is not None:
+        from nvr.web.cameras_admin import cameras_router
+
+        app.include_router(cameras_router(cameras, guard, pages))
+    if live is not None:
+        install_live(app, live, guard, pages)
 
     return app

@@ -26,7 +26,9 @@ Routes (``events_router``; docs/design/dashboard-footage.md):
 Authorization: ``events.view`` through the one table. A viewer's list is narrowed to
 their cameras (``Decision.cameras``); an event-id route looks the event's camera up in the
 clear index and refuses (403) a camera the caller may not see, before anything is
-decrypted. Then: no key on this account (viewers, installers) 403; footage locked 401.
+decrypted. Then: no key on this account (installers; viewers without a household
+member key) 403; footage locked 401. A household member's key opens only what was
+sealed after it was added: a list leaves the rest out, an id route answers 403.
 
 Audit: a list writes one ``events.view`` entry (the query and the ids shown); opening
 one event writes one; a thumbnail writes one only when its event was not already named
@@ -56,8 +58,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
-from nvr.auth.policy import Permission
-from nvr.crypto import AgeError, Identity
+from nvr.auth.policy import Permission, Role
+from nvr.crypto import AgeError, Identity, NoIdentityMatchError
 from nvr.db.models import Camera, Event
 from nvr.events import EventBus, LiveEvent, LiveSubscription
 from nvr.keys.unlock import Locked
@@ -179,6 +181,14 @@ def summary(event: EventDetails) -> EventSummary:
 
 
 BROKEN = "the sealed record failed authentication (tampered or corrupt)"
+NOT_YOURS = "this account's key does not open this event (it was kept before the key was added)"
+
+
+def not_for_this_key(exc: AgeError, owner: bool) -> bool:
+    """A household member's key does not open what was sealed before it was added: not an
+    error, just not theirs to see. For the owner, whose key opens every record, the same
+    failure means a file that is not the box's own (a tampered record)."""
+    return isinstance(exc, NoIdentityMatchError) and not owner
 
 
 # -- reading the index and the records (synchronous: worker threads) -----------------
@@ -206,8 +216,11 @@ def list_events(
     query: Query_,
     *,
     max_scan: int = MAX_SCAN,
+    owner: bool = True,
 ) -> tuple[list[EventSummary], int | None]:
-    """A page of events, newest first (see the module docstring), and the next cursor."""
+    """A page of events, newest first (see the module docstring), and the next cursor.
+    ``owner=False`` (a household member's key): events the key does not open are left
+    out."""
     where: list[Any] = []
     if query.cameras is not None:
         where.append(Camera.name.in_(sorted(query.cameras)))
@@ -239,8 +252,8 @@ def list_events(
         for event_id, camera, hour in rows:
             cursor = (hour, event_id)
             scanned += 1
-            item = _open_summary(store, identities, event_id, camera, hour)
-            if _matches(item, query):
+            item = _open_summary(store, identities, event_id, camera, hour, owner)
+            if item is not None and _matches(item, query):
                 out.append(item)
             if len(out) >= query.limit or scanned >= max_scan:
                 return out, event_id
@@ -249,11 +262,18 @@ def list_events(
 
 
 def _open_summary(
-    store: EventStore, identities: Sequence[Identity], event_id: int, camera: str, hour: datetime
-) -> EventSummary:
+    store: EventStore,
+    identities: Sequence[Identity],
+    event_id: int,
+    camera: str,
+    hour: datetime,
+    owner: bool,
+) -> EventSummary | None:
     try:
         return summary(store.open(event_id, identities))
     except AgeError as exc:
+        if not_for_this_key(exc, owner):
+            return None
         log.error(
             "event record failed authentication", extra={"event": event_id, "reason": str(exc)}
         )
@@ -393,6 +413,17 @@ class EventStreams:
 # -- the router -----------------------------------------------------------------------
 
 
+def is_owner(caller: Caller) -> bool:
+    return caller.principal.role is Role.OWNER
+
+
+def refused(exc: AgeError, event_id: int, caller: Caller) -> HTTPException:
+    """403 for an event a household key does not open, 409 for a failed record."""
+    if not_for_this_key(exc, is_owner(caller)):
+        return HTTPException(403, NOT_YOURS)
+    return HTTPException(409, f"event {event_id}: {BROKEN}")
+
+
 def unlocked_identities(accounts: Accounts, caller: Caller) -> list[Identity]:
     """The caller's open keys: 403 without a key on the account, 401 when locked."""
     token = caller.session.unlock_token
@@ -480,7 +511,9 @@ def events_router(
             before=before,
             limit=limit,
         )
-        items, next_before = list_events(source.store(), identities, query, max_scan=max_scan)
+        items, next_before = list_events(
+            source.store(), identities, query, max_scan=max_scan, owner=is_owner(caller)
+        )
         ids = [item.id for item in items]
         payload = {
             "query": {
@@ -513,8 +546,8 @@ def events_router(
             event = store.open(event_id, identities)
         except LookupError:
             raise HTTPException(404, f"no event with id {event_id}") from None
-        except AgeError:
-            raise HTTPException(409, f"event {event_id}: {BROKEN}") from None
+        except AgeError as exc:
+            raise refused(exc, event_id, caller) from None
         audit(caller, {"camera": event.camera, "events": [event_id]}, [event_id])
         return EventInfo(
             **summary(event).model_dump(),
@@ -537,8 +570,8 @@ def events_router(
             jpeg = store.thumbnail(event_id, identities)
         except LookupError:
             raise HTTPException(404, f"no event with id {event_id}") from None
-        except AgeError:
-            raise HTTPException(409, f"event {event_id}: {BROKEN}") from None
+        except AgeError as exc:
+            raise refused(exc, event_id, caller) from None
         if jpeg is None:
             raise HTTPException(404, f"event {event_id} has no thumbnail")
         if not shown.has(caller.session.key, event_id):

@@ -35,7 +35,8 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/live", "Live", Permission.LIVE_VIEW),
     NavEntry("/events", "Events", Permission.EVENTS_VIEW),
     NavEntry("/timeline", "Timeline", Permission.FOOTAGE_VIEW),
-    NavEntry("/", "Cameras", Permission.HEALTH_VIEW),
+    NavEntry("/", "Status", Permission.HEALTH_VIEW),
+    NavEntry("/cameras", "Cameras", Permission.CAMERAS_MANAGE),
     NavEntry("/settings", "Settings", Permission.USERS_MANAGE),
 )
 

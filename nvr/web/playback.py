@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 
 from nvr.audit.entry import Actor
 from nvr.clock import Clock, SystemClock
-from nvr.crypto import AgeError
+from nvr.crypto import AgeError, NoIdentityMatchError
 from nvr.keys.unlock import Locked
 from nvr.playback import BadRange, Clip, ClipCache, NoFootage, Unsatisfiable, build_clip
 from nvr.playback.ranges import parse_range
@@ -136,6 +136,12 @@ def playback_router(
             except NoFootage as exc:
                 raise HTTPException(404, exc.message) from None
             except AgeError as exc:
+                if isinstance(exc, NoIdentityMatchError) and who.actor.role != "owner":
+                    # A household key opens only footage recorded since it was added
+                    # (for the owner, whose keys open everything, it means tampering).
+                    raise HTTPException(
+                        403, "this account's key does not open the footage in this range"
+                    ) from None
                 # A segment failed authentication: tampering or disk corruption. Say so
                 # (and log it) rather than answer 500; 'nvr storage verify' names the file.
                 log.error(

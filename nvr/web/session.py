@@ -1,7 +1,8 @@
 """Sign-in over the API: ``/api/v1/session`` and the owner's re-unlock (docs/design/auth.md).
 
-- ``POST /api/v1/session`` ``{name, password}``: ``SignIn.sign_in`` (throttle first, 429
-  with ``Retry-After``; 401 ``wrong name or password`` for every failure); on success the
+- ``POST /api/v1/session`` ``{name, password, otp?}``: ``SignIn.sign_in`` (throttle first,
+  429 with ``Retry-After``; 401 ``wrong name or password`` for every failure, a missing or
+  wrong code of the owner's second factor included); on success the
   ``__Host-porchlight`` cookie (a new id: any presented one ends) and
   ``{name, role, csrf_token, idle_timeout_seconds, unlocked}``. A cross-site ``Origin``
   is refused (403): nobody can sign a browser in to an account of their choosing.
@@ -34,7 +35,9 @@ from nvr.auth.sessions import (
     clear_session_cookie,
     set_session_cookie,
 )
+from nvr.auth.totp import OwnerTotp
 from nvr.service.unlock import UnlockManager
+from nvr.web.errors import THROTTLED
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,14 @@ class Accounts:
     sign_in: SignIn
     unlocks: UnlockManager
     owner_exists: Callable[[], bool]
+    totp: OwnerTotp | None = None  # the owner's optional second factor (nvr.auth.totp)
 
 
 class LoginRequest(BaseModel):
     model_config = {"extra": "forbid"}
     name: str = Field(min_length=1, max_length=128)
     password: SecretStr = Field(min_length=1, max_length=1024)
+    otp: SecretStr | None = Field(default=None, max_length=16)  # the owner's TOTP code
 
 
 class UnlockRequest(BaseModel):
@@ -101,7 +106,11 @@ def session_router(accounts: Accounts) -> APIRouter:
             unlocked=sessions.is_unlocked(session),
         )
 
-    @router.post("/session", summary="Sign in (the owner with the key passphrase)")
+    @router.post(
+        "/session",
+        summary="Sign in (the owner with the key passphrase)",
+        responses={429: THROTTLED},
+    )
     def login(body: LoginRequest, request: Request, response: Response) -> SessionInfo:
         if not same_origin(request):
             raise HTTPException(403, "cross-site request refused")
@@ -111,6 +120,7 @@ def session_router(accounts: Accounts) -> APIRouter:
                 body.password.get_secret_value(),
                 address=_client(request),
                 replacing=request.cookies.get(COOKIE_NAME),
+                otp=body.otp.get_secret_value().strip() if body.otp else None,
             )
         except LoginRefused as exc:
             raise _refused(exc) from None
@@ -134,7 +144,11 @@ def session_router(accounts: Accounts) -> APIRouter:
         clear_session_cookie(response)
         return Ended(ended=ended)
 
-    @router.post("/unlock", summary="Unlock footage again with the owner passphrase")
+    @router.post(
+        "/unlock",
+        summary="Unlock footage again with the owner passphrase",
+        responses={429: THROTTLED},
+    )
     def unlock(body: UnlockRequest, request: Request, caller: Owner) -> UnlockState:
         try:
             token = accounts.sign_in.reunlock(

@@ -6,10 +6,11 @@ contiguous ones merged, clipped to the day), ``gaps`` (outages from the gap log 
 reason, clipped to the day; ``end`` is ``null`` while one lasts) and ``events``.
 
 Needs ``footage.view`` on the camera, and NOT the unlock: segment and gap times are in
-the clear index. Event kinds and exact times are sealed: with an unlocked owner session
-each event has ``at``, ``end`` and ``kind`` (and the view writes one ``events.view``
-audit entry naming them); otherwise ``events_sealed`` is true and each event carries
-only its id and UTC hour (what the index holds). Playing the footage goes through the
+the clear index. Event kinds and exact times are sealed: with an unlocked session (the
+owner's, or a viewer's household key) each event the key opens has ``at``, ``end`` and
+``kind`` (and the view writes one ``events.view`` audit entry naming them); otherwise
+``events_sealed`` is true, and any event not opened carries only its id and UTC hour
+(what the index holds). Playing the footage goes through the
 clip route, which needs the unlock.
 
 Also the page ``GET /timeline`` (camera and day pickers; ``web/static/timeline.js``).
@@ -147,12 +148,13 @@ def timeline_router(
                         id=ref.id, hour=ref.hour, at=event.start, end=event.end, kind=event.type
                     )
                 )
-        if out:
+        opened = [e.id for e in out if e.at is not None]
+        if opened:
             payload = {
                 "camera": camera,
                 "day": span.day.isoformat(),
                 "tz": span.tz,
-                "events": [e.id for e in out],
+                "events": opened,
                 "via": "timeline",
             }
             record("events.view", payload, actor_of(caller.principal))

@@ -62,7 +62,7 @@ def build(world: World) -> httpx.AsyncClient:
         install_window=world.install_window,
         viewer_cameras=world.viewer_cameras,
     )
-    router = APIRouter(prefix="/t")
+    router = APIRouter(prefix="/api/t")
 
     @router.get("/live/{camera}")
     def live(
@@ -129,11 +129,11 @@ def signed_in(world: World, principal: Principal) -> tuple[dict[str, str], str]:
 
 
 ROUTES = [
-    ("GET", "/t/live/porch", Permission.LIVE_VIEW, "porch"),
-    ("GET", "/t/events", Permission.EVENTS_VIEW, None),
-    ("GET", "/t/health", Permission.HEALTH_VIEW, None),
-    ("POST", "/t/settings", Permission.SETTINGS_MANAGE, None),
-    ("POST", "/t/cameras", Permission.CAMERAS_MANAGE, None),
+    ("GET", "/api/t/live/porch", Permission.LIVE_VIEW, "porch"),
+    ("GET", "/api/t/events", Permission.EVENTS_VIEW, None),
+    ("GET", "/api/t/health", Permission.HEALTH_VIEW, None),
+    ("POST", "/api/t/settings", Permission.SETTINGS_MANAGE, None),
+    ("POST", "/api/t/cameras", Permission.CAMERAS_MANAGE, None),
 ]
 
 
@@ -152,11 +152,11 @@ async def test_an_ended_session_gets_401_and_the_cookie_cleared(
 ) -> None:
     headers, _ = signed_in(world, OWNER)
     world.clock.advance(31 * 60)
-    r = await client.get("/t/health", headers=headers)
+    r = await client.get("/api/t/health", headers=headers)
     assert r.status_code == 401
     assert "sign in again" in r.json()["error"]
     assert r.headers["set-cookie"].startswith(f'{COOKIE_NAME}="";')
-    r = await client.get("/t/health", headers={"cookie": f"{COOKIE_NAME}=made-up"})
+    r = await client.get("/api/t/health", headers={"cookie": f"{COOKIE_NAME}=made-up"})
     assert r.status_code == 401
 
 
@@ -196,7 +196,7 @@ async def test_unsafe_methods_need_the_sessions_csrf_token(
 ) -> None:
     headers, _ = signed_in(world, OWNER)
     sent = headers if csrf is None else {**headers, CSRF_HEADER: csrf}
-    r = await client.post("/t/settings", headers=sent)
+    r = await client.post("/api/t/settings", headers=sent)
     assert r.status_code == 403
     assert reason in r.json()["error"]
 
@@ -206,7 +206,7 @@ async def test_another_sessions_csrf_token_is_refused(
 ) -> None:
     headers, _ = signed_in(world, OWNER)
     _, other_csrf = signed_in(world, OWNER)
-    r = await client.post("/t/settings", headers={**headers, CSRF_HEADER: other_csrf})
+    r = await client.post("/api/t/settings", headers={**headers, CSRF_HEADER: other_csrf})
     assert r.status_code == 403
 
 
@@ -218,23 +218,25 @@ async def test_cross_site_origins_are_refused(
     world: World, client: httpx.AsyncClient, origin: str, status: int
 ) -> None:
     headers, csrf = signed_in(world, OWNER)
-    r = await client.post("/t/settings", headers={**headers, CSRF_HEADER: csrf, "origin": origin})
+    r = await client.post(
+        "/api/t/settings", headers={**headers, CSRF_HEADER: csrf, "origin": origin}
+    )
     assert r.status_code == status
 
 
 async def test_safe_methods_need_no_csrf_token(world: World, client: httpx.AsyncClient) -> None:
     headers, _ = signed_in(world, INSTALLER)
-    assert (await client.get("/t/health", headers=headers)).status_code == 200
+    assert (await client.get("/api/t/health", headers=headers)).status_code == 200
 
 
 async def test_viewer_sees_only_allowed_cameras(world: World, client: httpx.AsyncClient) -> None:
     world.cameras[VIEWER.user_id] = frozenset({"porch", "gate"})
     headers, _ = signed_in(world, VIEWER)
-    assert (await client.get("/t/live/porch", headers=headers)).json()["user"] == "sam"
-    r = await client.get("/t/live/garage", headers=headers)
+    assert (await client.get("/api/t/live/porch", headers=headers)).json()["user"] == "sam"
+    r = await client.get("/api/t/live/garage", headers=headers)
     assert r.status_code == 403
     assert r.json() == {"error": "the owner has not allowed this account camera 'garage'"}
-    r = await client.get("/t/events", headers=headers)
+    r = await client.get("/api/t/events", headers=headers)
     assert r.json() == {"cameras": ["gate", "porch"]}
 
 
@@ -242,15 +244,15 @@ async def test_installer_sees_live_only_inside_an_open_window(
     world: World, client: httpx.AsyncClient
 ) -> None:
     headers, _ = signed_in(world, INSTALLER)
-    r = await client.get("/t/live/porch", headers=headers)
+    r = await client.get("/api/t/live/porch", headers=headers)
     assert r.status_code == 403
     assert "install window" in r.json()["error"]
     now = world.clock.wall()
     world.window = InstallWindow(1, "alex", now, now + timedelta(minutes=20))
-    assert (await client.get("/t/live/porch", headers=headers)).status_code == 200
+    assert (await client.get("/api/t/live/porch", headers=headers)).status_code == 200
     world.clock.advance(20 * 60)
     headers, _ = signed_in(world, INSTALLER)
-    r = await client.get("/t/live/porch", headers=headers)
+    r = await client.get("/api/t/live/porch", headers=headers)
     assert r.status_code == 403
     assert r.json() == {"error": "the install window has expired"}
 
@@ -260,14 +262,14 @@ async def test_lookups_happen_only_when_the_table_needs_them(
 ) -> None:
     for principal in (OWNER, INSTALLER):
         headers, _ = signed_in(world, principal)
-        await client.get("/t/health", headers=headers)
+        await client.get("/api/t/health", headers=headers)
     headers, _ = signed_in(world, OWNER)
-    await client.get("/t/live/porch", headers=headers)
+    await client.get("/api/t/live/porch", headers=headers)
     assert world.lookups == []
     headers, _ = signed_in(world, INSTALLER)
-    await client.get("/t/live/porch", headers=headers)
+    await client.get("/api/t/live/porch", headers=headers)
     headers, _ = signed_in(world, VIEWER)
-    await client.get("/t/live/porch", headers=headers)
+    await client.get("/api/t/live/porch", headers=headers)
     assert world.lookups == ["window", "cameras"]
 
 
@@ -275,7 +277,7 @@ async def test_login_rotates_the_id_and_sets_a_strict_host_cookie(
     world: World, client: httpx.AsyncClient
 ) -> None:
     planted, _ = signed_in(world, VIEWER)  # a session id an attacker got into the browser
-    r = await client.post("/t/login/alex", headers=planted)
+    r = await client.post("/api/t/login/alex", headers=planted)
     assert r.status_code == 200
     cookie = r.headers["set-cookie"]
     token = cookie.split(";")[0].removeprefix(f"{COOKIE_NAME}=")
@@ -283,15 +285,15 @@ async def test_login_rotates_the_id_and_sets_a_strict_host_cookie(
     for attribute in ("HttpOnly", "Secure", "Path=/", "SameSite=strict", "Max-Age=43200"):
         assert attribute in cookie
     assert "Domain" not in cookie
-    assert (await client.get("/t/health", headers=planted)).status_code == 401
+    assert (await client.get("/api/t/health", headers=planted)).status_code == 401
     mine = {"cookie": f"{COOKIE_NAME}={token}"}
-    assert (await client.get("/t/health", headers=mine)).status_code == 200
+    assert (await client.get("/api/t/health", headers=mine)).status_code == 200
     csrf = r.json()["csrf"]
-    assert (await client.post("/t/logout", headers={**mine, CSRF_HEADER: csrf})).text == '"bye"'
-    assert (await client.get("/t/health", headers=mine)).status_code == 401
+    assert (await client.post("/api/t/logout", headers={**mine, CSRF_HEADER: csrf})).text == '"bye"'
+    assert (await client.get("/api/t/health", headers=mine)).status_code == 401
 
 
 async def test_logout_needs_the_csrf_token_too(world: World, client: httpx.AsyncClient) -> None:
     headers, _ = signed_in(world, VIEWER)
-    assert (await client.post("/t/logout", headers=headers)).status_code == 403
-    assert (await client.get("/t/events", headers=headers)).status_code == 403  # no cameras
+    assert (await client.post("/api/t/logout", headers=headers)).status_code == 403
+    assert (await client.get("/api/t/events", headers=headers)).status_code == 403  # no cameras

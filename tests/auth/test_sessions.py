@@ -206,10 +206,11 @@ def test_logout_everywhere_locks_every_owner_unlock(
     assert unlocks.active == 0
 
 
-def test_only_the_owner_holds_an_unlock(clock: FakeClock) -> None:
+def test_an_installer_holds_no_unlock_and_only_the_owner_attaches_one(clock: FakeClock) -> None:
     sessions, _ = store(clock)
-    with pytest.raises(ValueError, match="only the owner"):
-        sessions.login(VIEWER, unlock_token="x")
+    with pytest.raises(ValueError, match="installer"):
+        sessions.login(Principal(3, "ines", Role.INSTALLER), unlock_token="x")
+    # A viewer's household key comes with the sign-in (nvr.auth.login), never attached.
     viewer = sessions.login(VIEWER)
     assert not sessions.attach_unlock(viewer.token, "x")
     assert not sessions.is_unlocked(viewer.session)

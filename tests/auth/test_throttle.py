@@ -86,7 +86,7 @@ def test_per_account_across_addresses_and_success_clears_the_account() -> None:
     assert notices == [Lockout("account", "owner", 4, 1.0)]
     clock.advance(1)
     assert throttle.attempt("owner", "198.51.100.1").allowed
-    throttle.succeeded("owner")
+    throttle.succeeded("owner", "198.51.100.1")
     assert throttle.attempt("owner", "198.51.100.1").allowed
 
 
@@ -95,8 +95,26 @@ def test_success_does_not_clear_the_address() -> None:
     throttle, _ = make(clock, address=SMALL)
     for _ in range(4):
         throttle.attempt("owner", "192.0.2.9")
-    throttle.succeeded("installer")
+    throttle.succeeded("installer", "192.0.2.10")
     assert not throttle.attempt("installer", "192.0.2.9").allowed
+
+
+def test_an_address_counts_failures_not_successes() -> None:
+    """A success takes back only its own attempt: sign in all day from one address and
+    never wait; but the failures in between still add up, and a success clears none."""
+    clock = FakeClock()
+    throttle, notices = make(clock, address=SMALL)
+    for _ in range(20):
+        assert throttle.attempt("sam", "192.0.2.9").allowed
+        throttle.succeeded("sam", "192.0.2.9")
+    assert notices == []
+    for _ in range(3):  # three failures, each after a success
+        assert throttle.attempt("sam", "192.0.2.9").allowed
+        throttle.succeeded("sam", "192.0.2.9")
+        assert throttle.attempt("owner", "192.0.2.9").allowed
+    assert throttle.attempt("owner", "192.0.2.9").allowed  # the 4th failure: wait 1 s
+    assert notices == [Lockout("address", "192.0.2.9", 4, 1.0)]
+    assert not throttle.attempt("sam", "192.0.2.9").allowed
 
 
 def test_keys_are_forgotten_after_a_quiet_hour() -> None:

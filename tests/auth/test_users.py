@@ -189,3 +189,45 @@ def test_install_windows(factory: sessionmaker[Session]) -> None:
         assert users.close_install_window(session, later + timedelta(minutes=1))
         assert not users.close_install_window(session, later + timedelta(minutes=2))
         assert users.current_install_window(session, later + timedelta(minutes=2)) is None
+
+
+def test_roles_change_and_accounts_are_deleted(factory: sessionmaker[Session]) -> None:
+    with factory.begin() as session:
+        ensure_cameras(session, ["porch"], NOW)
+        owner = users.create_owner(session, "alex", NOW)
+        sam = users.create_user(session, "sam", Role.VIEWER, HASH, NOW)
+        users.set_viewer_cameras(session, sam.id, ["porch"])
+        assert users.unknown_cameras(session, ["porch", "attic", "attic"]) == ["attic"]
+    with factory.begin() as session:
+        users.set_role(session, sam.id, Role.INSTALLER)
+        # The camera list belongs to the viewer role: gone with it.
+        assert users.viewer_cameras(session, sam.id) == frozenset()
+        assert users.get_user(session, "sam").role is Role.INSTALLER  # type: ignore[union-attr]
+        for role in (Role.VIEWER, Role.OWNER):
+            with pytest.raises(UserError):
+                users.set_role(session, owner.id, role)
+        with pytest.raises(UserError, match="one owner"):
+            users.set_role(session, sam.id, Role.OWNER)
+    with factory.begin() as session:
+        users.set_role(session, sam.id, Role.VIEWER)
+        users.set_viewer_cameras(session, sam.id, ["porch"])
+        users.delete_user(session, sam.id)
+        with pytest.raises(UserError, match="cannot be deleted"):
+            users.delete_user(session, owner.id)
+    with factory() as session:
+        assert [u.name for u in users.list_users(session)] == ["alex"]
+
+
+def test_install_windows_close_by_id_and_recent(factory: sessionmaker[Session]) -> None:
+    with factory.begin() as session:
+        owner = users.create_owner(session, "alex", NOW)
+        first = users.open_install_window(session, owner.id, NOW, timedelta(minutes=10))
+        later = NOW + timedelta(minutes=20)
+        second = users.open_install_window(session, owner.id, later, timedelta(minutes=10))
+        assert not users.close_install_window_by_id(session, first.id, later)  # expired
+        assert users.close_install_window_by_id(session, second.id, later)
+        assert not users.close_install_window_by_id(session, second.id, later)  # closed
+        assert not users.close_install_window_by_id(session, 999, later)
+        recent = users.recent_install_windows(session)
+        assert [(w.id, w.closed_at) for w in recent] == [(second.id, later), (first.id, None)]
+        assert users.current_install_window(session, later) is None

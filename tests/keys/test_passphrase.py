@@ -72,6 +72,13 @@ def test_strong_passphrase_passes() -> None:
     check_strength(b"sunny-Meadow-42-quietly")
 
 
+def test_long_passphrases_are_judged_not_refused() -> None:
+    # zxcvbn itself raises for more than 72 characters; a long passphrase is a good one.
+    check_strength(("sunny-Meadow-42-quietly " * 8).encode())
+    with pytest.raises(WeakPassphrase):
+        check_strength(b"a" * 200)
+
+
 def test_calibration_targets_about_the_given_time() -> None:
     # A machine where logN 15 takes 0.1 s and each step doubles it.
     def fake(log_n: int) -> float:

@@ -15,8 +15,4 @@ def cleanup() -> Iterator[list[Running]]:
     runs: list[Running] = []
     yield runs
     for run in runs:
-        if run.proc.poll() is None:
-            run.proc.kill()
-            run.proc.wait()
-        if run.proc.stdout is not None:
-            run.proc.stdout.close()
+        run.close()

@@ -80,6 +80,14 @@ class Running:
                 raise AssertionError(f"condition not met within {timeout}s: {health}")
             time.sleep(0.25)
 
+    def close(self) -> None:
+        """Kill the service if it still runs and close its pipe (a test's cleanup)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
     def stop(self) -> tuple[int, str]:
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,11 @@ def test_namespaces_of_dead_runs_are_removed() -> None:
 def test_delete_kills_what_is_inside_and_removes_the_namespace() -> None:
     with Netns.create() as netns:
         sleeper = netns.popen(["sleep", "600"])
+        # `ip netns exec` enters the namespace after the fork: on a busy machine popen
+        # returns before it has. Wait for it (bounded) rather than race it.
+        deadline = time.monotonic() + 10
+        while sleeper.pid not in netns.pids() and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert sleeper.pid in netns.pids()
         name = netns.name
 

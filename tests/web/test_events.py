@@ -13,10 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nvr.audit.entry import Actor
 from nvr.auth.policy import Role
-from nvr.web.events import Query_, list_events
-from tests.support.accounts import BASE, LAN, open_site
-from tests.support.events import EventsKit, jpeg
+from nvr.auth.sessions import Principal
+from nvr.web.events import NOT_YOURS, Query_, list_events
+from tests.support.accounts import BASE, LAN, PASSPHRASE, PASSWORDS, open_site
+from tests.support.events import EventsKit, Login, jpeg
+
+SAM = Actor(role="viewer", user="sam")
 
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 
@@ -250,12 +254,13 @@ async def test_a_viewer_is_refused_other_cameras_before_anything_opens(env: Env)
 
 
 def test_a_listing_narrowed_to_some_cameras_holds_only_theirs(kit: EventsKit) -> None:
-    """The list route passes ``Decision.cameras`` (a viewer's cameras) to ``list_events``;
-    viewers hold no key yet, so this is checked on the function with the owner's key."""
+    """``list_events`` keeps to the cameras it is given (the list route passes
+    ``Decision.cameras``), whatever else the key opens: here the owner's key, which opens
+    both cameras' records."""
     for i in range(3):
         kit.add("porch", "doorbell", T0 + timedelta(minutes=i))
         kit.add("garage", "doorbell", T0 + timedelta(minutes=i))
-    identities = kit.site.box.keys.unlock(b"sunny-Meadow-42-quietly").identities
+    identities = kit.site.box.keys.unlock(PASSPHRASE.encode()).identities
     query = Query_(frozenset({"porch"}), None, None, None, None, 10)
     items, _ = list_events(kit.store, identities, query)
     assert [i.camera for i in items] == ["porch"] * 3
@@ -325,3 +330,52 @@ async def test_the_events_page_lists_the_callers_cameras(env: Env) -> None:
     assert 'value="garage"' not in viewer.text
     anonymous = await env.http.get("/events")
     assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/signin")
+
+
+async def test_a_viewer_with_a_household_key_sees_only_what_it_opens(kit: EventsKit) -> None:
+    """Sam (viewer, camera porch) gets a household member key: events kept since then on
+    porch are his to list, open and see; older ones are left out (403 by id), and another
+    camera stays refused whatever the key would open."""
+    site = kit.site
+    porch_before = kit.add("porch", "motion", T0, T0 + timedelta(seconds=9), jpeg(4))
+    site.box.keys.add_member(
+        PASSPHRASE.encode(), "sam", PASSWORDS["sam"].encode(), log_n=15, now=site.clock.wall()
+    )
+    porch_after = kit.add(
+        "porch", "motion", T0 + timedelta(minutes=1), T0 + timedelta(minutes=2), jpeg(5)
+    )
+    garage_after = kit.add("garage", "doorbell", T0 + timedelta(minutes=3))
+    token = site.unlocks.unlock_member("sam", PASSWORDS["sam"].encode(), SAM)
+    assert token is not None
+    sam = Principal(site.ids["sam"], "sam", Role.VIEWER)
+    headers = Login(site.accounts.sessions.login(sam, unlock_token=token), token).headers
+    transport = httpx.ASGITransport(app=kit.app(), client=LAN)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        r = await http.get("/api/v1/events", headers=headers)
+        assert r.status_code == 200, r.text
+        assert [e["id"] for e in r.json()["events"]] == [porch_after]
+        pic = await http.get(f"/api/v1/events/{porch_after}/thumbnail.jpg", headers=headers)
+        assert (pic.status_code, pic.content) == (200, jpeg(5))
+        old = await http.get(f"/api/v1/events/{porch_before}", headers=headers)
+        assert (old.status_code, old.json()["error"]) == (403, NOT_YOURS)
+        other = await http.get(f"/api/v1/events/{garage_after}", headers=headers)
+        assert (other.status_code, other.json()["error"]) == (
+            403,
+            "the owner has not allowed this account camera 'garage'",
+        )
+        day = await http.get(
+            "/api/v1/cameras/porch/timeline", params={"day": "2026-03-04"}, headers=headers
+        )
+        events = {e["id"]: e for e in day.json()["events"]}
+        assert events[porch_before]["kind"] is None  # sealed to the owner alone
+        assert events[porch_after]["kind"] == "motion"
+    assert kit.audit("events.view")[-1] == (
+        {
+            "camera": "porch",
+            "day": "2026-03-04",
+            "tz": "UTC",
+            "events": [porch_after],
+            "via": "timeline",
+        },
+        "sam",
+    )

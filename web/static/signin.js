@@ -4,6 +4,9 @@ const form = document.getElementById("signin");
 const error = document.getElementById("signin-error");
 const nameInput = document.getElementById("name");
 const passwordInput = document.getElementById("password");
+// Always shown, never asked for after the fact: the server answers every failure alike,
+// so a page cannot learn from it that a passphrase was right but the code missing.
+const otpInput = document.getElementById("otp");
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -15,7 +18,11 @@ form.addEventListener("submit", async (event) => {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       credentials: "same-origin",
-      body: JSON.stringify({ name: nameInput.value, password: passwordInput.value }),
+      body: JSON.stringify({
+        name: nameInput.value,
+        password: passwordInput.value,
+        ...(otpInput.value.trim() ? { otp: otpInput.value.trim() } : {}),
+      }),
     });
     if (response.ok) {
       window.location.assign("/");
@@ -27,6 +34,7 @@ form.addEventListener("submit", async (event) => {
     error.textContent = "the box did not answer: check the connection";
   } finally {
     passwordInput.value = "";
+    otpInput.value = "";
     button.disabled = false;
   }
 });
