@@ -24,6 +24,7 @@ from nvr.service.status import ServiceStatus
 from nvr.storage.sealed import EventStore
 from nvr.web.app import create_app
 from nvr.web.events import EventsSource, EventStreams, known_cameras
+from nvr.web.setup import SetupFlow
 from tests.support.accounts import PASSPHRASE, Site, cookie
 
 NAMES = {Role.OWNER: "alex", Role.VIEWER: "sam", Role.INSTALLER: "ines"}
@@ -89,6 +90,8 @@ class EventsKit:
             segments=self.site.box.segment_store,
             record=self.site.box.record,
             events=self.source(streams),
+            # The pages' app.js asks whether a recovery key waits for confirmation.
+            setup=SetupFlow(self.site.box, None, work_factor=15),
         )
 
     def login(self, role: Role) -> Login:
