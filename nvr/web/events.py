@@ -66,6 +66,7 @@ from nvr.keys.unlock import Locked
 from nvr.record.gaps import GapRow
 from nvr.service.unlock import Record
 from nvr.storage.sealed import EVENT_TYPES, EventDetails, EventStore, hour_bucket
+from nvr.web.errors import error_response
 from nvr.web.pages import Pages
 from nvr.web.session import Accounts
 
@@ -116,13 +117,15 @@ def zone_of(tz: str | None) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise HTTPException(
-            422, f"tz: not a known time zone name (e.g. 'Europe/Berlin'): {name!r}"
+            400, f"tz: not a known time zone name (e.g. 'Europe/Berlin'): {name!r}"
         ) from None
 
 
 def parse_day(day: str, tz: str | None) -> Day:
-    """``day`` (YYYY-MM-DD) in ``tz`` (IANA name, default UTC); 422 with the reason
-    otherwise. The range follows the zone's rules, so a DST change day lasts 23 or 25 h."""
+    """``day`` (YYYY-MM-DD) in ``tz`` (IANA name, default UTC). Not a calendar date: 422
+    (the schema says ``format: date``); a zone the box does not know, or a day at the edge
+    of the calendar: 400 (what a schema cannot say). The range follows the zone's rules,
+    so a DST change day lasts 23 or 25 h."""
     try:
         when = date.fromisoformat(day) if len(day) == 10 else None
     except ValueError:
@@ -130,10 +133,19 @@ def parse_day(day: str, tz: str | None) -> Day:
     if when is None:
         raise HTTPException(422, f"day: not a calendar date (YYYY-MM-DD): {day!r}")
     zone = zone_of(tz)
-    start = datetime(when.year, when.month, when.day, tzinfo=zone).astimezone(UTC)
-    following = when + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=zone).astimezone(UTC)
+    try:
+        start = datetime(when.year, when.month, when.day, tzinfo=zone).astimezone(UTC)
+        following = when + timedelta(days=1)
+        end = datetime(following.year, following.month, following.day, tzinfo=zone)
+        end = end.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise HTTPException(400, f"day: out of range: {day!r}") from None
     return Day(when, zone.key, start, end)
+
+
+# ``day`` in a query: the schema says what a date looks like (422 otherwise).
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DAY_SCHEMA = {"format": "date"}
 
 
 # -- models ---------------------------------------------------------------------------
@@ -181,6 +193,7 @@ def summary(event: EventDetails) -> EventSummary:
 
 
 BROKEN = "the sealed record failed authentication (tampered or corrupt)"
+BROKEN_RESPONSE = error_response("the sealed record failed authentication (tampered or corrupt)")
 NOT_YOURS = "this account's key does not open this event (it was kept before the key was added)"
 
 
@@ -230,7 +243,7 @@ def list_events(
         where.append(Event.hour_bucket < query.until)
     cursor = _cursor(store, query.before) if query.before is not None else None
     if query.before is not None and cursor is None:
-        raise HTTPException(422, f"before: no event with id {query.before}")
+        raise HTTPException(400, f"before: no event with id {query.before}")
     out: list[EventSummary] = []
     scanned = 0
     while True:
@@ -488,7 +501,12 @@ def events_router(
         caller: Viewing,
         camera: Annotated[str | None, Query(max_length=128)] = None,
         kind: Kind | None = None,
-        day: Annotated[str | None, Query(max_length=32, description="YYYY-MM-DD in tz")] = None,
+        day: Annotated[
+            str | None,
+            Query(
+                pattern=DAY_PATTERN, json_schema_extra=DAY_SCHEMA, description="YYYY-MM-DD in tz"
+            ),
+        ] = None,
         tz: Annotated[
             str | None, Query(max_length=64, description="IANA time zone, default UTC")
         ] = None,
@@ -538,7 +556,11 @@ def events_router(
             day_end=span.end if span else None,
         )
 
-    @router.get("/api/v1/events/{event_id}", summary="One event's sealed record, opened")
+    @router.get(
+        "/api/v1/events/{event_id}",
+        summary="One event's sealed record, opened",
+        responses={409: BROKEN_RESPONSE},
+    )
     def detail_route(event_id: int, caller: Viewing) -> EventInfo:
         store, _ = allowed_camera(caller, event_id)
         identities = unlocked_identities(accounts, caller)
@@ -561,7 +583,7 @@ def events_router(
         "/api/v1/events/{event_id}/thumbnail.jpg",
         summary="An event's thumbnail, decrypted",
         response_class=Response,
-        responses={200: {"content": {"image/jpeg": {}}}},
+        responses={200: {"content": {"image/jpeg": {}}}, 409: BROKEN_RESPONSE},
     )
     def thumbnail_route(event_id: int, caller: Viewing) -> Response:
         store, camera = allowed_camera(caller, event_id)

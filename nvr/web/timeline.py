@@ -35,7 +35,14 @@ from nvr.keys.unlock import Locked
 from nvr.record.gaps import GapRow
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentRecord, SegmentStore
-from nvr.web.events import Day, EventsSource, parse_day, visible_cameras
+from nvr.web.events import (
+    DAY_PATTERN,
+    DAY_SCHEMA,
+    Day,
+    EventsSource,
+    parse_day,
+    visible_cameras,
+)
 from nvr.web.pages import Pages
 from nvr.web.session import Accounts
 
@@ -167,7 +174,12 @@ def timeline_router(
     def timeline(
         camera: str,
         caller: Footage,
-        day: Annotated[str, Query(max_length=32, description="YYYY-MM-DD in tz")],
+        day: Annotated[
+            str,
+            Query(
+                pattern=DAY_PATTERN, json_schema_extra=DAY_SCHEMA, description="YYYY-MM-DD in tz"
+            ),
+        ],
         tz: Annotated[
             str | None, Query(max_length=64, description="IANA time zone, default UTC")
         ] = None,
