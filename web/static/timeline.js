@@ -171,7 +171,7 @@ async function load() {
   eventList();
   const recorded = day.spans.reduce((sum, s) => sum + (Date.parse(s.end) - Date.parse(s.start)), 0);
   let text = day.spans.length
-    ? `${Math.round(recorded / 60e3)} min recorded in ${day.spans.length} span${day.spans.length === 1 ? "" : "s"}`
+    ? `${recorded < 60e3 ? `${Math.round(recorded / 1e3)} s` : `${Math.round(recorded / 60e3)} min`} recorded in ${day.spans.length} span${day.spans.length === 1 ? "" : "s"}`
     : "Nothing recorded this day.";
   if (day.gaps.length) text += `, offline ${day.gaps.length} time${day.gaps.length === 1 ? "" : "s"}`;
   if (day.events.length) text += `, ${day.events.length} event${day.events.length === 1 ? "" : "s"}`;
