@@ -11,6 +11,7 @@ must type the passphrase again anyway, and nothing about a session ever reaches 
   Only the SHA-256 of the id is kept as the key; the id itself lives in the cookie.
 - ``get(token)`` returns the ``ActiveSession`` (refreshing its idle timer) or ``None``
   once it has ended: ``idle_timeout`` without a request, or ``max_age`` after login.
+- ``alive(key)``: whether a session still lives, its idle timer untouched (event streams).
 - ``csrf_ok(session, presented)``: the session's CSRF token, compared in constant time.
 - ``logout(token)``, ``logout_everywhere(user_id, keep=...)``: end sessions (all of an
   account's but ``keep``) and lock their unlocks.
@@ -180,6 +181,17 @@ class SessionStore:
                 return _view(key, state)
         self._end(key, reason)
         return None
+
+    def alive(self, key: str) -> bool:
+        """Whether the session with this key (``ActiveSession.key``) is still live, WITHOUT
+        refreshing its idle timer: for long-lived responses (the event stream), which must
+        end with the session and must not keep an idle one alive. Pure look-up: a session
+        found expired is left for ``sweep`` (or the next request) to end and audit, so this
+        is safe to call on the event loop."""
+        now = self._clock.monotonic()
+        with self._lock:
+            state = self._sessions.get(key)
+            return state is not None and self._expiry(state, now) is None
 
     def attach_unlock(self, token: str, unlock_token: str) -> bool:
         """Link a fresh unlock (the owner typed the passphrase again) to a live session."""

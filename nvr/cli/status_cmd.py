@@ -71,8 +71,7 @@ def status(
             f"Service:   {report.service}"
             + (f" (version {report.version})" if report.version else ""),
             f"  last start {_when(report.last_start)}, last clean stop {_when(report.last_stop)}",
-            f"Dashboard: {report.dashboard}"
-            + ("" if report.listening else " (not answering)"),
+            f"Dashboard: {report.dashboard}" + ("" if report.listening else " (not answering)"),
             f"  TLS certificate SHA-256: {report.tls_fingerprint or 'none yet'}",
             f"Keys:      {report.keys}",
             f"Database:  {report.database}",

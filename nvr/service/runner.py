@@ -39,7 +39,7 @@ from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
 from nvr.live import LiveService
-from nvr.record.gaps import GapLog
+from nvr.record.gaps import GapLog, gaps
 from nvr.secrets import mask_url
 from nvr.service.accounts import build_accounts, ensure_owner
 from nvr.service.box import Box, open_box
@@ -56,6 +56,7 @@ from nvr.storage.sealed import EventStore
 from nvr.web import tls
 from nvr.web.app import create_app
 from nvr.web.doorbell import doorbell_router
+from nvr.web.events import EventsSource, EventStreams, known_cameras
 from nvr.web.settings import Settings
 from nvr.web.setup import CODE_FILE, SetupCode, SetupFlow, recovery_pending
 
@@ -228,12 +229,20 @@ class Service:
 
             config_file = self.config_path or default_config_path(cfg.storage.data_dir)
             setup_code = await asyncio.to_thread(self._setup_code, accounts.owner_exists())
+            # Open event streams end before the servers stop (uvicorn waits for them).
+            streams = EventStreams(self.events_bus)
             app = create_app(
                 status=self.status,
                 accounts=accounts,
                 segments=lambda: store,
                 record=box.record,
                 doorbell=self._doorbell_router(box),
+                events=EventsSource(
+                    store=lambda: events,
+                    gaps=lambda camera: gaps(box.sessions, camera),
+                    cameras=lambda: known_cameras(box.sessions),
+                    streams=streams,
+                ),
                 setup=SetupFlow(box, setup_code, on_keys, self.work_factor),
                 cameras=CameraAdmin(
                     config_file,
@@ -301,6 +310,7 @@ class Service:
             await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             log.info("stopping")
             stop.set()
+            streams.close()
             for s in servers:
                 s.should_exit = True
             waiter.cancel()

@@ -35,11 +35,13 @@ from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
 from nvr.storage.segments import SegmentStore
 from nvr.web.errors import ERROR_RESPONSES
+from nvr.web.events import EventsSource, add_events_page, events_router
 from nvr.web.live import install_live
 from nvr.web.pages import Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
 from nvr.web.settings import Settings, add_settings_pages, settings_router
+from nvr.web.timeline import add_timeline_page, timeline_router
 
 if TYPE_CHECKING:
     from nvr.service.camera_admin import CameraAdmin
@@ -150,6 +152,7 @@ def create_app(
     cameras: CameraAdmin | None = None,
     live: LiveService | None = None,
     settings: Settings | None = None,
+    events: EventsSource | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
@@ -159,7 +162,10 @@ def create_app(
     the camera management API and page (``nvr.web.cameras_admin``); with ``live``, live
     view (WHEP), snapshots and the live pages (``nvr.web.live``); ``settings`` (with
     ``accounts``) the owner's settings pages and API (``nvr.web.settings``: users,
-    install windows, keys, two-factor, retention, audit)."""
+    install windows, keys, two-factor, retention, audit).
+    With ``events`` and ``record``: the event list and stream, the timeline and their
+    pages (``nvr.web.events``, ``nvr.web.timeline``; the timeline also needs
+    ``segments``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -243,6 +249,12 @@ def create_app(
             app.include_router(
                 playback_router(segments, accounts.unlocks, record, viewer=footage_viewer(accounts))
             )
+        if events is not None and record is not None:
+            app.include_router(events_router(accounts, events, record))
+            add_events_page(app, accounts, events, pages)
+            if segments is not None:
+                app.include_router(timeline_router(accounts, segments, events, record))
+                add_timeline_page(app, accounts, events, pages)
 
     if accounts is not None and settings is not None:
         app.include_router(settings_router(accounts, settings))

@@ -40,6 +40,7 @@ from nvr.service.status import ServiceStatus
 from nvr.web.app import create_app
 from nvr.web.doorbell import doorbell_router
 from tests.support.accounts import PASSPHRASE, Site, open_site
+from tests.web.test_routes import closed_events
 
 ROLES = ["anonymous", "viewer", "installer", "owner"]
 NAMES = {"viewer": "sam", "installer": "ines", "owner": "alex"}
@@ -84,6 +85,7 @@ def schema(site: Site) -> Any:
         segments=site.box.segment_store,
         record=site.box.record,
         doorbell=doorbell,
+        events=closed_events(site),
     )
     return schemathesis.openapi.from_asgi("/api/v1/openapi.json", app, config=CONFIG)
 

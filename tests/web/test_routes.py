@@ -19,14 +19,17 @@ from starlette.routing import BaseRoute
 
 from nvr.auth.policy import Role
 from nvr.auth.sessions import CSRF_HEADER, Principal
+from nvr.events import EventBus
 from nvr.live import LiveService
 from nvr.service.camera_admin import CameraAdmin
 from nvr.service.cameras import CameraSet
 from nvr.service.status import ServiceStatus
 from nvr.web.app import create_app
+from nvr.web.events import EventsSource, EventStreams
 from nvr.web.settings import Settings
 from nvr.web.setup import SetupFlow
 from tests.support.accounts import BASE, LAN, PASSPHRASE, Site, cookie, open_site
+from tests.support.events import EventsKit, jpeg
 from tests.support.settings import CONFIG_TEXT, settings_for
 
 CLIP = "/api/v1/cameras/porch/clip?start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:05Z"
@@ -64,6 +67,28 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     # The viewer may see camera porch but holds no key to open footage; the installer has
     # no install window; the owner passes and there is no footage in that minute.
     ("GET", CLIP, "/api/v1/cameras/{camera}/clip", None, (401, 403, 403, 404)),
+    # Events: event 1 is a doorbell press on porch with a thumbnail. Listing and opening
+    # need the key the viewer does not hold; the live stream (closed here, so it answers
+    # at once) and the timeline do not.
+    ("GET", "/api/v1/events", "/api/v1/events", None, (401, 403, 403, 200)),
+    ("GET", "/api/v1/events/1", "/api/v1/events/{event_id}", None, (401, 403, 403, 200)),
+    (
+        "GET",
+        "/api/v1/events/1/thumbnail.jpg",
+        "/api/v1/events/{event_id}/thumbnail.jpg",
+        None,
+        (401, 403, 403, 200),
+    ),
+    ("GET", "/api/v1/events/stream", "/api/v1/events/stream", None, (401, 200, 403, 200)),
+    (
+        "GET",
+        "/api/v1/cameras/porch/timeline?day=2026-01-01",
+        "/api/v1/cameras/{camera}/timeline",
+        None,
+        (401, 200, 403, 200),
+    ),
+    ("GET", "/events", "/events", None, (303, 200, 403, 200)),
+    ("GET", "/timeline", "/timeline", None, (303, 200, 403, 200)),
     # First run (nvr.web.setup): public but guarded by the LAN check and the one-time
     # setup code while no owner exists; once one does (as here) every caller gets 409.
     ("GET", "/setup", "/setup", None, (409, 409, 409, 409)),
@@ -183,6 +208,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("routes")
     built = open_site(folder)
     (folder / "nvr.yaml").write_text(CONFIG_TEXT)
+    EventsKit(built).add("porch", "doorbell", datetime(2026, 1, 1, tzinfo=UTC), picture=jpeg(0))
     yield built
     built.box.close()
 
@@ -204,6 +230,7 @@ def full_app(site: Site) -> FastAPI:
         cameras=CameraAdmin(cfg.storage.data_dir / "nvr.yaml", cameras, site.box.record),
         live=offline_live(site),
         settings=settings(site),
+        events=closed_events(site),
     )
 
 
@@ -220,6 +247,14 @@ def offline_live(site: Site) -> LiveService:
     return LiveService(
         source=lambda name: None, cameras=lambda: ["porch", "garage"], record=site.box.record
     )
+
+
+def closed_events(site: Site) -> EventsSource:
+    """The service's event source over the box, its live stream already closed (an open
+    one would never end under ASGITransport)."""
+    streams = EventStreams(EventBus())
+    streams.close()
+    return EventsKit(site).source(streams)
 
 
 def headers_for(site: Site, caller: str) -> dict[str, str]:

@@ -1,0 +1,308 @@
+// The timeline page: one camera's day as a bar (recorded spans, offline gaps, event
+// marks); click, drag or use the arrow keys to pick a moment, and the footage plays from
+// there in a <video> fed by the clip route, chunk after chunk (docs/design/dashboard-footage.md).
+//
+// Data: GET /api/v1/cameras/{camera}/timeline?day=&tz= (no unlock needed; event details
+// only when unlocked). Clips need the unlock: ensureUnlocked() runs before a <video> src.
+import { api, el, ensureUnlocked, session } from "/static/api.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const WIDTH = 1000; // viewBox units across the visible window
+const CHUNK = 600; // seconds per clip (the clip route's limit)
+const PRE_ROLL = 5;
+
+const form = document.getElementById("timeline-form");
+const cameraField = document.getElementById("timeline-camera");
+const dayField = document.getElementById("timeline-day");
+const zoomField = document.getElementById("timeline-zoom");
+const bar = document.getElementById("timeline");
+const track = document.getElementById("timeline-track");
+const scale = document.getElementById("timeline-scale");
+const statusLine = document.getElementById("timeline-status");
+const player = document.getElementById("player");
+const video = document.getElementById("timeline-video");
+const playerNote = document.getElementById("player-note");
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+let day = null; // the last timeline answer
+let cursor = null; // the picked moment (ms since epoch)
+let playing = null; // {camera, end}: the chunk playing, to continue after it
+let generation = 0; // a newer load makes an older one drop its answer
+
+function iso(ms) {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function clock(ms, seconds = false) {
+  const options = { hour: "2-digit", minute: "2-digit" };
+  if (seconds) options.second = "2-digit";
+  return new Date(ms).toLocaleTimeString([], options);
+}
+
+function today() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+function say(text, error = false) {
+  statusLine.textContent = text;
+  statusLine.classList.toggle("error", error);
+}
+
+// The visible window: the whole day, or one hour of it.
+function view() {
+  const start = Date.parse(day.start);
+  const end = Date.parse(day.end);
+  if (zoomField.value === "") return [start, end];
+  const from = start + Number(zoomField.value) * 3600e3;
+  return [from, Math.min(from + 3600e3, end)];
+}
+
+function x(ms) {
+  const [from, to] = view();
+  return ((Math.min(Math.max(ms, from), to) - from) / (to - from)) * WIDTH;
+}
+
+function rect(cls, from, to, testid, title) {
+  const node = document.createElementNS(SVG, "rect");
+  node.setAttribute("class", cls);
+  node.setAttribute("x", String(x(from)));
+  node.setAttribute("width", String(Math.max(x(to) - x(from), 1)));
+  node.setAttribute("y", cls === "tl-event" ? "0" : "8");
+  node.setAttribute("height", cls === "tl-event" ? "40" : "24");
+  if (testid) node.setAttribute("data-testid", testid);
+  const label = document.createElementNS(SVG, "title");
+  label.textContent = title;
+  node.append(label);
+  return node;
+}
+
+function draw() {
+  if (!day) return;
+  const [from, to] = view();
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${WIDTH} 40`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("class", "tl-svg");
+  svg.setAttribute("aria-hidden", "true");
+  for (const span of day.spans) {
+    const a = Date.parse(span.start);
+    const b = Date.parse(span.end);
+    if (b <= from || a >= to) continue;
+    svg.append(rect("tl-span", a, b, "timeline-span", `recorded ${clock(a)}–${clock(b)}`));
+  }
+  for (const gap of day.gaps) {
+    const a = Date.parse(gap.start);
+    const b = gap.end ? Date.parse(gap.end) : Math.min(Date.now(), to);
+    if (b <= from || a >= to) continue;
+    svg.append(rect("tl-gap", a, b, "timeline-gap", `camera offline (${gap.reason}) ${clock(a)}–${clock(b)}`));
+  }
+  for (const event of day.events) {
+    const a = event.at ? Date.parse(event.at) : Date.parse(event.hour);
+    if (a < from || a >= to) continue;
+    const b = event.at ? a : a + 3600e3; // sealed: only the hour is known
+    const title = event.kind ? `${event.kind} at ${clock(a, true)}` : `an event in the hour from ${clock(a)}`;
+    const mark = rect(event.at ? "tl-event" : "tl-event sealed", a, b, "timeline-event-mark", title);
+    svg.append(mark);
+  }
+  if (cursor !== null && cursor >= from && cursor < to) {
+    const line = rect("tl-cursor", cursor, cursor, null, clock(cursor, true));
+    line.setAttribute("y", "0");
+    line.setAttribute("height", "40");
+    svg.append(line);
+  }
+  track.replaceChildren(svg);
+  // Scale: every 3 hours for a day, every 10 minutes for an hour.
+  const step = zoomField.value === "" ? 3 * 3600e3 : 600e3;
+  scale.replaceChildren();
+  for (let t = from; t <= to; t += step) {
+    scale.append(el("span", { text: clock(t) }));
+  }
+  const minutes = cursor === null ? 0 : Math.round((cursor - from) / 60e3);
+  bar.setAttribute("aria-valuemax", String(Math.round((to - from) / 60e3)));
+  bar.setAttribute("aria-valuenow", String(Math.max(0, minutes)));
+  bar.setAttribute("aria-valuetext", cursor === null ? "no moment picked" : clock(cursor, true));
+}
+
+function eventList() {
+  const old = document.getElementById("timeline-events");
+  const box = el("ul", { id: "timeline-events", class: "tl-events", "data-testid": "timeline-events" });
+  for (const event of day.events) {
+    if (!event.at) continue;
+    const at = Date.parse(event.at);
+    box.append(
+      el(
+        "li",
+        {},
+        el("button", {
+          type: "button",
+          class: "secondary",
+          "data-testid": "timeline-event",
+          text: `${clock(at, true)} ${event.kind.replace("_", " ")}`,
+          onclick: () => pick(at - PRE_ROLL * 1000, true),
+        }),
+      ),
+    );
+  }
+  if (old) old.replaceWith(box);
+  else bar.parentNode.insertBefore(box, scale.nextSibling);
+}
+
+async function load() {
+  const camera = cameraField.value;
+  if (!camera) return;
+  if (!dayField.value) dayField.value = today();
+  const params = new URLSearchParams({ day: dayField.value, tz: zone });
+  window.history.replaceState(null, "", `?camera=${encodeURIComponent(camera)}&day=${dayField.value}`);
+  say("Loading…");
+  const mine = ++generation;
+  let answer;
+  try {
+    answer = await api(`/api/v1/cameras/${encodeURIComponent(camera)}/timeline?${params}`);
+  } catch (error) {
+    if (mine === generation) say(error.message, true);
+    return;
+  }
+  if (mine !== generation) return;
+  day = answer;
+  cursor = null;
+  draw();
+  eventList();
+  const recorded = day.spans.reduce((sum, s) => sum + (Date.parse(s.end) - Date.parse(s.start)), 0);
+  let text = day.spans.length
+    ? `${recorded < 60e3 ? `${Math.round(recorded / 1e3)} s` : `${Math.round(recorded / 60e3)} min`} recorded in ${day.spans.length} span${day.spans.length === 1 ? "" : "s"}`
+    : "Nothing recorded this day.";
+  if (day.gaps.length) text += `, offline ${day.gaps.length} time${day.gaps.length === 1 ? "" : "s"}`;
+  if (day.events.length) text += `, ${day.events.length} event${day.events.length === 1 ? "" : "s"}`;
+  const who = await session();
+  const owner = who && who.role === "owner";
+  if (day.events_sealed && day.events.length) {
+    text += owner ? " (unlock to see event times)" : " (event times are sealed)";
+  }
+  say(text + ".");
+  if (day.events_sealed && day.events.length && owner) {
+    statusLine.append(
+      " ",
+      el("button", {
+        type: "button",
+        class: "link",
+        text: "Unlock",
+        onclick: () => ensureUnlocked(true),
+      }),
+    );
+  }
+}
+
+// The moment under a pointer position.
+function at(clientX) {
+  const box = bar.getBoundingClientRect();
+  const [from, to] = view();
+  const f = Math.min(Math.max((clientX - box.left) / box.width, 0), 1);
+  return from + f * (to - from);
+}
+
+// The footage from ``ms`` on: the span holding it, or the next one.
+function footageFrom(ms) {
+  for (const span of day.spans) {
+    const a = Date.parse(span.start);
+    const b = Date.parse(span.end);
+    if (ms < b) return [Math.max(ms, a), b];
+  }
+  return null;
+}
+
+async function pick(ms, andPlay) {
+  cursor = ms;
+  draw();
+  if (andPlay) await play(ms);
+}
+
+async function play(ms) {
+  const found = footageFrom(ms);
+  player.hidden = false;
+  if (!found) {
+    playerNote.textContent = `Nothing recorded after ${clock(ms, true)} this day.`;
+    return;
+  }
+  const [start, spanEnd] = found;
+  if (!(await ensureUnlocked())) {
+    playerNote.textContent = "Footage is locked.";
+    return;
+  }
+  const end = Math.min(start + CHUNK * 1000, spanEnd);
+  const camera = day.camera;
+  playing = { camera, start, end };
+  const skipped = start > ms + 1000 ? ` (nothing recorded at ${clock(ms, true)})` : "";
+  playerNote.textContent = `${camera} from ${clock(start, true)}${skipped}`;
+  video.src = `/api/v1/cameras/${encodeURIComponent(camera)}/clip?start=${iso(start)}&end=${iso(end)}`;
+  video.play().catch(() => {});
+}
+
+// Follow the cursor while playing, and go on with the next chunk at the end of one.
+video.addEventListener("timeupdate", () => {
+  if (!playing) return;
+  cursor = playing.start + video.currentTime * 1000;
+  draw();
+});
+video.addEventListener("ended", () => {
+  if (playing && day && day.camera === playing.camera) play(playing.end);
+});
+video.addEventListener("error", async () => {
+  if (!video.src) return;
+  try {
+    await api(video.src, { headers: { Range: "bytes=0-0" }, raw: true });
+    playerNote.textContent = "The clip could not be played.";
+  } catch (error) {
+    playerNote.textContent = error.message;
+  }
+});
+video.addEventListener("contextmenu", (event) => event.preventDefault());
+
+// Click or drag on the bar: the cursor follows; releasing plays from there.
+let dragging = false;
+bar.addEventListener("pointerdown", (event) => {
+  if (!day) return;
+  dragging = true;
+  bar.setPointerCapture(event.pointerId);
+  pick(at(event.clientX), false);
+});
+bar.addEventListener("pointermove", (event) => {
+  if (dragging) pick(at(event.clientX), false);
+});
+bar.addEventListener("pointerup", (event) => {
+  if (!dragging) return;
+  dragging = false;
+  pick(at(event.clientX), true);
+});
+bar.addEventListener("keydown", (event) => {
+  if (!day) return;
+  const [from, to] = view();
+  const step = zoomField.value === "" ? 5 * 60e3 : 30e3;
+  let next = cursor === null ? from : cursor;
+  if (event.key === "ArrowRight") next = Math.min(next + step, to - 1);
+  else if (event.key === "ArrowLeft") next = Math.max(next - step, from);
+  else if (event.key === "Home") next = from;
+  else if (event.key === "End") next = to - step;
+  else if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    pick(next, true);
+    return;
+  } else return;
+  event.preventDefault();
+  pick(next, false);
+});
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  load();
+});
+zoomField.addEventListener("change", draw);
+cameraField.addEventListener("change", load);
+dayField.addEventListener("change", load);
+document.addEventListener("porchlight:unlocked", load);
+
+const params = new URLSearchParams(window.location.search);
+if (params.get("camera")) cameraField.value = params.get("camera");
+dayField.value = params.get("day") || today();
+load();
