@@ -68,10 +68,18 @@ def test_sigkill_at_random_points(tmp_path: Path, fps: int, frame_bytes: int, la
             cwd=ROOT,
             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         )
-        time.sleep(rng.uniform(0.8, 4.0))
+        # Kill at a random point after the writer's first frame: on a loaded machine its
+        # start-up (imports, keys) alone can take longer than the shortest delay.
+        assert proc.stdout is not None
+        first = ""
+        while not first.startswith("W "):
+            first = proc.stdout.readline()
+            assert first, "the writer exited before writing a frame"
+        time.sleep(rng.uniform(0.3, 3.5))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
-        written = [int(line.split()[1]) for line in out.splitlines() if line.startswith("W ")]
+        lines = [first, *out.splitlines()]
+        written = [int(line.split()[1]) for line in lines if line.startswith("W ")]
         assert written, "the writer wrote nothing before it was killed"
         last_written = written[-1]
 
