@@ -47,6 +47,7 @@ def _json_default(value: object) -> str:
 def status(
     config: Path | None = options.CONFIG,
     data_dir: Path | None = options.DATA_DIR,
+    port: int | None = options.PORT,
     demo: bool = typer.Option(
         False, "--demo", help="Look at the demo's data directory (what 'nvr demo' uses)."
     ),
@@ -58,10 +59,10 @@ def status(
 
     if demo:
         cfg = options.with_overrides(
-            Config(), data_dir=data_dir or options.demo_data_dir(), bind="127.0.0.1"
+            Config(), data_dir=data_dir or options.demo_data_dir(), bind="127.0.0.1", port=port
         )
     else:
-        cfg = options.load(config, data_dir)
+        cfg = options.with_overrides(options.load(config, data_dir), port=port)
     report = inspect_box(cfg, demo=demo)
     if as_json:
         data: dict[str, Any] = asdict(report)
@@ -73,6 +74,7 @@ def status(
             f"  last start {_when(report.last_start)}, last clean stop {_when(report.last_stop)}",
             f"Dashboard: {report.dashboard}" + ("" if report.listening else " (not answering)"),
             f"  TLS certificate SHA-256: {report.tls_fingerprint or 'none yet'}",
+            *([f"  First run: {report.setup_url}"] if report.setup_url else []),
             f"Keys:      {report.keys}",
             f"Database:  {report.database}",
             f"Data:      {report.data_dir}"

@@ -29,6 +29,7 @@ from nvr.web.tls import CERT_NAME, fingerprint
 
 CONNECT_TIMEOUT = 0.5
 DEMO_CAMERA = "demo-doorbell"  # nvr.service.cameras.DEMO_CAMERA, without importing PyAV
+SETUP_CODE_FILE = "setup-code"  # nvr.web.setup.CODE_FILE, without importing FastAPI
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class StatusReport:
     tls_fingerprint: str | None
     keys: str  # ready | missing | invalid: ...
     database: str  # ok | needs migration ... | error: ...
+    setup_url: str | None = None  # the first-run link while no owner exists
     last_start: datetime | None = None
     last_stop: datetime | None = None
     version: str | None = None
@@ -125,7 +127,16 @@ def inspect_box(cfg: Config, *, demo: bool = False) -> StatusReport:
     base = replace(base, disk_total=volume.total, disk_free=volume.free)
     if volume.low:
         problems.append("the disk is almost full: retention is deleting the oldest footage")
-    if base.keys != "ready":
+    code_file = data_dir / SETUP_CODE_FILE
+    if code_file.is_file():
+        try:
+            code = code_file.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            code = ""
+        if code:
+            base = replace(base, setup_url=f"{url}setup?code={code}")
+            problems.append(f"no owner yet: finish the first run at {base.setup_url}")
+    if base.keys != "ready" and base.setup_url is None:
         problems.append(
             f"owner keys {base.keys}: nothing is recorded until they exist"
             " (the dashboard's first run, or 'nvr keys init')"

@@ -130,3 +130,20 @@ def test_a_clean_stop_and_a_camera_no_longer_configured(nvr: Run, tmp_path: Path
     assert "garden: 0 segments" in out
     assert "porch [not in the config any more]: 2 segments" in out
     assert "last footage 2026-11-28 09:00:08 UTC" in out
+
+
+def test_a_box_waiting_for_its_first_run_shows_the_setup_link(nvr: Run, tmp_path: Path) -> None:
+    from nvr.service.inspect import SETUP_CODE_FILE
+    from nvr.web.setup import CODE_FILE
+
+    assert SETUP_CODE_FILE == CODE_FILE  # the service writes the file status reads
+    port = free_port()
+    config = write_config(tmp_path, port)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / CODE_FILE).write_text("ABCD-EFGH\n")
+    code, out, _ = nvr("status", "-c", str(config), "--port", str(port))
+    assert code == 3
+    assert f"  First run: https://127.0.0.1:{port}/setup?code=ABCD-EFGH" in out
+    assert "! no owner yet: finish the first run at" in out
+    assert "owner keys missing" not in out  # one problem, said once
