@@ -231,10 +231,27 @@ def report_from_log(
     return build_report(entries, start=start, end=end, audit=basis)
 
 
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet will not run: a leading ``= + - @`` (or tab, CR) gets a ``'``."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: Sequence[object]) -> None:
+        self._writer.writerow([_cell(value) for value in row])
+
+
 def report_csv(report: Report) -> str:
-    """``section,name,value`` rows: the totals, each breakdown, then one row per request."""
+    """``section,name,value`` rows: the totals, each breakdown, then one row per request
+    (its fields as JSON). Organisation names are the owner's typing: cells that would
+    start a spreadsheet formula are prefixed with ``'``."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeWriter(out)
     writer.writerow(["section", "name", "value"])
     writer.writerow(["period", "start", report.start or ""])
     writer.writerow(["period", "end", report.end or ""])

@@ -37,7 +37,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from nvr.audit.entry import Actor
 from nvr.audit.log import AuditLog
@@ -46,6 +48,7 @@ from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
 from nvr.clock import Clock
 from nvr.crypto import AgeError
+from nvr.db.models import Hold
 from nvr.errors import UserError
 from nvr.sharing.guidance import DISCLAIMER, GUIDANCE
 from nvr.sharing.report import Report, report_csv, report_from_log
@@ -397,8 +400,6 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
             meta = next(m for m in sharing.paperwork.list(request_id, identities) if m.id == ref.id)
             return PaperOut(**dataclasses.asdict(meta))
 
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(store)
 
     @router.get(
@@ -464,12 +465,9 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
         )
 
     def holds_now() -> list[HoldOut]:
-        from sqlalchemy import select
-
-        from nvr.db.models import Hold
-
         with sharing.db() as session:
-            request_of = {hid: rid for hid, rid in session.execute(select(Hold.id, Hold.request_id))}
+            rows = session.execute(select(Hold.id, Hold.request_id)).all()
+        request_of: dict[int, int | None] = {row[0]: row[1] for row in rows}
         return [hold_out(h, request_of) for h in list_holds(sharing.db)]
 
     @router.get("/holds", tags=["holds"], summary="Legal holds (current and released)")
