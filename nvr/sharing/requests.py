@@ -446,7 +446,11 @@ class PaperTooLarge(UserError):
 
 
 class PaperType(UserError):
-    pass
+    """Not paperwork: ``declared_ok`` when the Content-Type was fine but the bytes are not."""
+
+    def __init__(self, message: str, *, declared_ok: bool = False) -> None:
+        super().__init__(message)
+        self.declared_ok = declared_ok
 
 
 @dataclass(frozen=True)
@@ -473,7 +477,9 @@ def check_paper(content_type: str, body: bytes) -> str:
     if kind not in PAPER_TYPES:
         raise PaperType(f"paperwork must be a PDF, JPEG or PNG, not {kind or 'unnamed'}")
     if not body.startswith(PAPER_TYPES[kind]):
-        raise PaperType(f"the file is not a {kind} (its first bytes say otherwise)")
+        raise PaperType(
+            f"the file is not a {kind} (its first bytes say otherwise)", declared_ok=True
+        )
     if len(body) > MAX_PAPER_BYTES:
         raise PaperTooLarge(f"paperwork is limited to {MAX_PAPER_BYTES // (1024 * 1024)} MiB")
     return kind

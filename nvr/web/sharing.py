@@ -74,12 +74,23 @@ from nvr.web.session import Accounts
 
 Record = Callable[[str, dict[str, Any], Actor], int]
 
+# An RFC 3339 time with a zone (the report's period bounds in the API).
+INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+PAPER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}}
+            for kind in ("application/pdf", "image/jpeg", "image/png")
+        },
+    }
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: error_response("not allowed in the request's (or hold's) current state")
 }
 UPLOAD: dict[int | str, dict[str, Any]] = {
     413: error_response("the file is larger than 20 MiB"),
-    415: error_response("not a PDF, JPEG or PNG (by its type and its first bytes)"),
+    415: error_response("the Content-Type is not PDF, JPEG or PNG"),
 }
 
 
@@ -367,6 +378,7 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
         summary="Attach paperwork (the file is the body; stored sealed)",
         status_code=201,
         responses=UPLOAD,
+        openapi_extra=PAPER_BODY,
     )
     async def upload(
         request_id: Annotated[int, Field(ge=1, le=2**53 - 1)],
@@ -390,7 +402,8 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
             try:
                 ref = sharing.paperwork.add(request_id, name, content_type, body)
             except PaperType as exc:
-                raise HTTPException(415, exc.message) from None
+                # Not one of the types: 415; one of them but not its bytes: 400.
+                raise HTTPException(400 if exc.declared_ok else 415, exc.message) from None
             except PaperTooLarge as exc:
                 raise HTTPException(413, exc.message) from None
             except UserError as exc:
@@ -529,11 +542,11 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
     )
     def report(
         _: Reporter,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Annotated[str | None, Query(pattern=INSTANT, max_length=40)] = None,
+        end: Annotated[str | None, Query(pattern=INSTANT, max_length=40)] = None,
         format: Literal["json", "csv"] = "json",
     ) -> Response | dict[str, Any]:
-        built = build(sharing, start, end)
+        built = build(sharing, _instant(start, "start"), _instant(end, "end"))
         if format == "csv":
             return Response(
                 report_csv(built),
@@ -643,6 +656,16 @@ def add_sharing_pages(app: FastAPI, accounts: Accounts, sharing: Sharing, pages:
         request: Request, caller: Reporter, start: str | None = None, end: str | None = None
     ) -> HTMLResponse:
         return report_page(request, caller, "report_print.html", start, end)
+
+
+def _instant(value: str | None, what: str) -> datetime | None:
+    """An RFC 3339 time from the query (the pattern already checked its shape)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{what} is not a valid time") from None
 
 
 def duration(seconds: int | None) -> str:
