@@ -68,6 +68,7 @@ class AuditBasis:
     tree_size: int
     verified: bool | None  # None: not checked
     reason: str
+    checkpoints: int  # signed checkpoints the verification checked
     checkpoint_size: int | None
     checkpoint_root: str | None
 
@@ -225,6 +226,7 @@ def report_from_log(
         tree_size=len(rows),
         verified=None if result is None else result.ok,
         reason="not checked" if result is None else (result.reason or "ok"),
+        checkpoints=0 if result is None else result.checkpoints,
         checkpoint_size=checkpoint[0],
         checkpoint_root=checkpoint[1],
     )

@@ -58,7 +58,9 @@ function render(detail) {
   $("rq-state-form").hidden = !open;
   $("rq-decline").disabled = !r.allowed.includes("declined");
   $("rq-share").href = shareLink(r);
-  $("rq-to").replaceChildren(...r.allowed.map((s) => el("option", { value: s, text: words(s) })));
+  $("rq-to").replaceChildren(
+    el("option", { value: "", text: "choose…" }),
+    ...r.allowed.map((s) => el("option", { value: s, text: words(s) })));
   $("rq-fields").replaceChildren(...LABELS.flatMap(([name, label]) => [
     el("dt", { text: label }), el("dd", { text: shown(name, r[name]) }),
   ]));
@@ -111,9 +113,12 @@ async function loadHolds() {
 async function move(to, reason) {
   $("rq-error").textContent = "";
   try {
-    render(to === "declined"
-      ? await api(`/api/v1/requests/${id}/decline`, { method: "POST", body: reason ? { reason } : {} })
-      : await api(`/api/v1/requests/${id}/state`, { method: "POST", body: { to, reason } }));
+    if (to === "declined") {
+      await api(`/api/v1/requests/${id}/decline`, { method: "POST", body: reason ? { reason } : {} });
+    } else {
+      await api(`/api/v1/requests/${id}/state`, { method: "POST", body: { to, reason } });
+    }
+    $("rq-reason").value = "";
     await load();
   } catch (error) {
     $("rq-error").textContent = error.message;
