@@ -372,12 +372,12 @@ class RequestLog:
                     value = str(value or "").strip()
                 elif name == "cameras":
                     value = sorted(set(value or []))
+                elif name in ("basis", "channel", "received_at") and value is None:
+                    raise RequestError(f"{name} cannot be cleared")
                 elif name == "basis":
                     value = LegalBasis(value)
                 elif name == "channel":
                     value = Channel(value)
-                elif name == "received_at" and value is None:
-                    raise RequestError("received_at cannot be cleared")
                 new[name] = value
             _check(new)
             changes = {

@@ -117,6 +117,16 @@ async def test_update_records_each_change(site: Site, http: httpx.AsyncClient) -
     }
     history = (await http.get(path, headers=owner)).json()["history"]
     assert [h["kind"] for h in history] == ["create", "update"]
+    for bad, status in (
+        ({"basis": None}, 400),
+        ({"received_at": None}, 400),
+        ({"window_end": "2025-12-31T19:00:00Z"}, 400),
+        ({"organisation": ""}, 422),
+        ({"state": "fulfilled"}, 422),  # states move only through /state
+    ):
+        r = await http.patch(path, json=bad, headers=owner)
+        assert r.status_code == status, (bad, r.text)
+    assert len(kinds(site, "request.update")) == 1
 
 
 async def test_state_machine(site: Site, http: httpx.AsyncClient) -> None:
