@@ -454,14 +454,6 @@ class PaperType(UserError):
 
 
 @dataclass(frozen=True)
-class PaperRef:
-    id: int
-    request_id: int
-    size: int
-    uploaded_at: datetime
-
-
-@dataclass(frozen=True)
 class PaperMeta:
     id: int
     name: str
@@ -507,7 +499,8 @@ class Paperwork:
         self._recipients = recipients
         self._clock = clock
 
-    def add(self, request_id: int, name: str, content_type: str, body: bytes) -> PaperRef:
+    def add(self, request_id: int, name: str, content_type: str, body: bytes) -> PaperMeta:
+        """Seal and store ``body``; no key needed (sealing is to the public recipients)."""
         kind = check_paper(content_type, body)
         recipients = list(self._recipients())
         if not recipients:
@@ -540,7 +533,8 @@ class Paperwork:
             )
             session.add(paper)
             session.flush()
-            return PaperRef(paper.id, request_id, len(sealed_body), now)
+            paper_id = paper.id
+        return PaperMeta(paper_id, str(meta["name"]), kind, len(body), str(meta["sha256"]), now)
 
     def _meta(self, paper: RequestPaper, identities: Sequence[Identity]) -> PaperMeta:
         meta = json.loads(unseal(paper.meta_sealed, identities))

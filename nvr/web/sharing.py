@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -400,7 +400,7 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
 
         def store() -> PaperOut:
             try:
-                ref = sharing.paperwork.add(request_id, name, content_type, body)
+                meta = sharing.paperwork.add(request_id, name, content_type, body)
             except PaperType as exc:
                 # Not one of the types: 415; one of them but not its bytes: 400.
                 raise HTTPException(400 if exc.declared_ok else 415, exc.message) from None
@@ -408,9 +408,7 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
                 raise HTTPException(413, exc.message) from None
             except UserError as exc:
                 raise refusal(exc) from None
-            log.note_paperwork(request_id, ref.id, len(body), actor_of(caller.principal))
-            identities = unlocked_identities(accounts, caller)
-            meta = next(m for m in sharing.paperwork.list(request_id, identities) if m.id == ref.id)
+            log.note_paperwork(request_id, meta.id, len(body), actor_of(caller.principal))
             return PaperOut(**dataclasses.asdict(meta))
 
         return await run_in_threadpool(store)
@@ -461,7 +459,7 @@ def sharing_router(accounts: Accounts, sharing: Sharing) -> APIRouter:
         return Response(
             body,
             media_type=meta.content_type,
-            headers={"Content-Disposition": f'attachment; filename="{meta.name}"'},
+            headers={"Content-Disposition": disposition(meta.name)},
         )
 
     # -- holds ----------------------------------------------------------------------------------
@@ -656,6 +654,12 @@ def add_sharing_pages(app: FastAPI, accounts: Accounts, sharing: Sharing, pages:
         request: Request, caller: Reporter, start: str | None = None, end: str | None = None
     ) -> HTMLResponse:
         return report_page(request, caller, "report_print.html", start, end)
+
+
+def disposition(name: str) -> str:
+    """``attachment`` with the name: an ASCII fallback and the UTF-8 original (RFC 6266)."""
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _instant(value: str | None, what: str) -> datetime | None:

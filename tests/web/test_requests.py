@@ -261,8 +261,17 @@ async def test_paperwork_is_sealed_and_opens_for_the_owner(
     assert r.status_code == 200
     assert r.content == PDF
     assert r.headers["content-type"] == "application/pdf"
+    r = await http.post(
+        f"{base}?name=Pr%C3%BCfung%20%E2%84%962.pdf",
+        content=PDF,
+        headers={**owner, "Content-Type": "application/pdf"},
+    )
+    assert r.json()["name"] == "Prüfung №2.pdf"
+    r = await http.get(f"{base}/{r.json()['id']}", headers=owner)
+    assert r.status_code == 200
+    assert "filename*=UTF-8''Pr%C3%BCfung%20%E2%84%962.pdf" in r.headers["content-disposition"]
     logged = [k for k, _ in kinds(site, "request.paperwork")]
-    assert logged == ["request.paperwork", "request.paperwork.open"]
+    assert logged == ["request.paperwork", "request.paperwork.open"] * 2
 
 
 async def test_paperwork_refusals(site: Site, http: httpx.AsyncClient) -> None:
@@ -291,6 +300,15 @@ async def test_paperwork_refusals(site: Site, http: httpx.AsyncClient) -> None:
     site.unlocks.lock_all("test")
     r = await http.get(base, headers=owner)
     assert r.status_code == 401
+    # Sealing needs no key: an upload while locked is stored (and its answer is what was sent).
+    r = await http.post(
+        f"{base}?name=../../etc/scan.png",
+        content=b"\x89PNG\r\n\x1a\n rest",
+        headers={**owner, "Content-Type": "image/png"},
+    )
+    assert r.status_code == 201
+    assert r.json()["name"] == "scan.png"
+    assert (await http.get(f"{base}/{r.json()['id']}", headers=owner)).status_code == 401
 
 
 async def test_holds_linked_to_a_request(site: Site, http: httpx.AsyncClient) -> None:
