@@ -48,6 +48,10 @@ def test_record_a_request_decline_it_and_see_it_in_the_report(signed_in_page: Pa
     assert decline.is_enabled()
     screenshot(page, "request-received")
 
+    page.get_by_label("Notes (every change is kept in the history)").fill("asked by phone too")
+    page.get_by_role("button", name="Save notes").click()
+    expect(page.get_by_test_id("history")).to_contain_text("notes: — → asked by phone too")
+
     decline.click()
     expect(state).to_have_text("declined")
     expect(page.get_by_test_id("history")).to_contain_text("received → declined")

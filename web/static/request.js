@@ -75,6 +75,7 @@ function render(detail) {
       el("span", { text: `${c.user || c.role}: ${describe(c)}` }), " ",
       el("span", { class: "note", text: `(audit #${c.audit_seq})` }))));
   $("rq-hold").hidden = !(r.window_start && r.window_end);
+  if (document.activeElement !== $("rq-notes")) $("rq-notes").value = r.notes;
 }
 
 async function load() {
@@ -130,6 +131,17 @@ $("rq-decline").addEventListener("click", () => move("declined", $("rq-reason").
 $("rq-state-form").addEventListener("submit", (event) => {
   event.preventDefault();
   move($("rq-to").value, $("rq-reason").value.trim());
+});
+
+$("rq-notes-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("rq-error").textContent = "";
+  try {
+    await api(`/api/v1/requests/${id}`, { method: "PATCH", body: { notes: $("rq-notes").value } });
+    await load();
+  } catch (error) {
+    $("rq-error").textContent = error.message;
+  }
 });
 
 $("paper-form").addEventListener("submit", async (event) => {
