@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     UniqueConstraint,
@@ -134,6 +135,8 @@ class Hold(Base):
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The request this hold serves, if any (nvr/sharing/requests.py).
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
 
 
 class Event(Base):
@@ -218,3 +221,88 @@ class InstallWindow(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+LEGAL_BASES = (
+    "voluntary",
+    "preservation",
+    "subpoena",
+    "court_order",
+    "search_warrant",
+    "emergency_claim",
+)
+REQUEST_STATES = (
+    "received",
+    "under_review",
+    "fulfilled",
+    "partially_fulfilled",
+    "declined",
+    "expired",
+    "withdrawn",
+)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class DataRequest(Base):
+    """A request for footage (police or anyone), typed in by the owner
+    (nvr/sharing/requests.py, docs/design/requests.md). Never deleted: every change is a
+    ``RequestChange`` row and an audit entry; this row holds the current values."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint(_one_of("basis", LEGAL_BASES), name="basis"),
+        CheckConstraint(_one_of("state", REQUEST_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    person: Mapped[str] = mapped_column(String(200))
+    badge: Mapped[str] = mapped_column(String(100))
+    contact: Mapped[str] = mapped_column(String(300))
+    reference: Mapped[str] = mapped_column(String(200))
+    basis: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cameras: Mapped[str] = mapped_column(String(2000))  # a JSON list of camera names
+    reason: Mapped[str] = mapped_column(String(2000))
+    notes: Mapped[str] = mapped_column(String(10000))
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RequestChange(Base):
+    """One change to a request: ``kind`` create, update, state or paperwork; ``changes``
+    is the JSON the audit entry ``audit_seq`` carries (the full change, so history can be
+    rebuilt from either)."""
+
+    __tablename__ = "request_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor_user: Mapped[str | None] = mapped_column(String(USER_NAME_MAX))
+    kind: Mapped[str] = mapped_column(String(16))
+    changes: Mapped[str] = mapped_column(String())
+    audit_seq: Mapped[int] = mapped_column(BigInteger())
+
+
+class RequestPaper(Base):
+    """Paperwork for a request, sealed to the owner's keys: the body in the file ``path``
+    (under the data folder), its name, type and hash in ``meta_sealed`` (an age file)."""
+
+    __tablename__ = "request_papers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    path: Mapped[str] = mapped_column(String(200), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger())
+    meta_sealed: Mapped[bytes] = mapped_column(LargeBinary())
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from nvr.config import Config
 from nvr.db import make_engine
 from nvr.db.migrate import HEAD, current
-from nvr.db.models import Camera, Gap, Segment, ServiceRun
+from nvr.db.models import Camera, DataRequest, Gap, Segment, ServiceRun
 from nvr.errors import UserError
 from nvr.keys.store import KeyError_, KeyStore
 from nvr.storage.volume import volume_of
@@ -157,6 +157,7 @@ def inspect_box(cfg: Config, *, demo: bool = False) -> StatusReport:
         with engine.connect() as conn:
             run = conn.execute(select(ServiceRun).order_by(ServiceRun.id.desc()).limit(1)).first()
             per_camera = _camera_rows(conn, names)
+            problems.extend(_deadlines(conn, datetime.now(UTC)))
     finally:
         engine.dispose()
     if run is None:
@@ -178,6 +179,30 @@ def inspect_box(cfg: Config, *, demo: bool = False) -> StatusReport:
         version=run.version if run else None,
         cameras=per_camera,
     )
+
+
+def _deadlines(conn: Connection, now: datetime) -> list[str]:
+    """A problem per open request whose deadline is past or within 48 hours."""
+    rows = conn.execute(
+        select(DataRequest.id, DataRequest.organisation, DataRequest.deadline)
+        .where(
+            DataRequest.state.in_(("received", "under_review")),
+            DataRequest.deadline.is_not(None),
+            DataRequest.deadline <= now + timedelta(hours=48),
+        )
+        .order_by(DataRequest.deadline)
+    ).all()
+    found = []
+    for rid, organisation, deadline in rows:
+        if deadline is None:
+            continue
+        when = deadline.strftime("%Y-%m-%d %H:%M UTC")
+        late = "was due" if deadline < now else "is due"
+        found.append(
+            f"request {rid} from {organisation} {late} {when}: answer it on the dashboard"
+            f" (/requests/{rid})"
+        )
+    return found
 
 
 def _camera_rows(conn: Connection, names: list[str]) -> list[CameraReport]:

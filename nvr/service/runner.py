@@ -50,6 +50,7 @@ from nvr.service.http import make_servers, wait_started
 from nvr.service.settings import RetentionEditor, apply_retention
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
+from nvr.sharing.requests import Paperwork, RequestLog
 from nvr.storage.enforce import Retainer
 from nvr.storage.reconcile import reconcile
 from nvr.storage.sealed import EventStore
@@ -59,6 +60,7 @@ from nvr.web.doorbell import doorbell_router
 from nvr.web.events import EventsSource, EventStreams, known_cameras
 from nvr.web.settings import Settings
 from nvr.web.setup import CODE_FILE, SetupCode, SetupFlow, recovery_pending
+from nvr.web.sharing import Sharing
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +253,16 @@ class Service:
                     on_change=self._cameras_changed,
                 ),
                 live=live,
+                sharing=Sharing(
+                    db=box.sessions,
+                    requests=RequestLog(box.sessions, box.record, self.clock),
+                    paperwork=Paperwork(
+                        cfg.storage.data_dir, box.sessions, box.keys.recipients, self.clock
+                    ),
+                    record=box.record,
+                    clock=self.clock,
+                    audit=box.audit,
+                ),
                 settings=Settings(
                     db=box.sessions,
                     keys=box.keys,

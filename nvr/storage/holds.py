@@ -1,6 +1,7 @@
 """Legal holds: footage of a camera (or every camera) in a time range that retention must
 keep until the hold is released. Holds are never deleted; placing and releasing one are
-audit entries. Retention reads them in ``nvr.storage.enforce``."""
+audit entries. Retention reads them in ``nvr.storage.enforce``. A hold may name the request
+(``nvr.sharing.requests``) it serves."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def place_hold(
     end: datetime,
     reason: str,
     now: datetime,
+    request_id: int | None = None,
 ) -> int:
     if end <= start:
         raise UserError("a hold needs its end after its start")
@@ -47,7 +49,12 @@ def place_hold(
             if camera_id is None:
                 raise UserError(f"no camera named {camera!r} has ever recorded here")
         hold = Hold(
-            camera_id=camera_id, start_time=start, end_time=end, reason=reason, created_at=now
+            camera_id=camera_id,
+            start_time=start,
+            end_time=end,
+            reason=reason,
+            created_at=now,
+            request_id=request_id,
         )
         session.add(hold)
         session.flush()
@@ -60,6 +67,7 @@ def place_hold(
             "start": start.isoformat(),
             "end": end.isoformat(),
             "reason": reason,
+            "request": request_id,
         },
     )
     return hold_id

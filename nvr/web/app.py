@@ -46,6 +46,7 @@ from nvr.web.timeline import add_timeline_page, timeline_router
 if TYPE_CHECKING:
     from nvr.service.camera_admin import CameraAdmin
     from nvr.web.setup import SetupFlow
+    from nvr.web.sharing import Sharing
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ def create_app(
     live: LiveService | None = None,
     settings: Settings | None = None,
     events: EventsSource | None = None,
+    sharing: Sharing | None = None,
 ) -> FastAPI:
     """Build the app. ``status`` returns a fresh snapshot of the service for each request;
     ``accounts`` serves sign-in and guards every route (without it, the loopback-only
@@ -165,7 +167,8 @@ def create_app(
     install windows, keys, two-factor, retention, audit).
     With ``events`` and ``record``: the event list and stream, the timeline and their
     pages (``nvr.web.events``, ``nvr.web.timeline``; the timeline also needs
-    ``segments``)."""
+    ``segments``). ``sharing`` (with ``accounts``): requests, legal holds and the
+    transparency report (``nvr.web.sharing``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -259,6 +262,12 @@ def create_app(
     if accounts is not None and settings is not None:
         app.include_router(settings_router(accounts, settings))
         add_settings_pages(app, accounts, pages)
+
+    if accounts is not None and sharing is not None:
+        from nvr.web.sharing import add_sharing_pages, sharing_router
+
+        app.include_router(sharing_router(accounts, sharing))
+        add_sharing_pages(app, accounts, sharing, pages)
 
     if doorbell is not None:
         app.include_router(doorbell)

@@ -4,12 +4,15 @@
 ``pages.render(request, "events.html", caller, title="Events", ...)``: every page gets
 ``user`` (name and role of the signed-in caller, or ``None``), ``nav`` (the menu entries
 that caller's role may open, from the one role x permission table) and ``current`` (the
-path, to mark the open entry). Pages are HTML shells: the data comes from the JSON API
-through ``web/static/api.js``; templates hold no inline script (the CSP forbids it).
+path, to mark the open entry) and, for the owner, ``reminders`` (requests due within
+48 hours or overdue, shown in a banner on every page). Pages are HTML shells: the data
+comes from the JSON API through ``web/static/api.js``; templates hold no inline script
+(the CSP forbids it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,8 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/timeline", "Timeline", Permission.FOOTAGE_VIEW),
     NavEntry("/", "Status", Permission.HEALTH_VIEW),
     NavEntry("/cameras", "Cameras", Permission.CAMERAS_MANAGE),
+    NavEntry("/requests", "Requests", Permission.REQUESTS_MANAGE),
+    NavEntry("/report", "Report", Permission.REPORT_VIEW),
     NavEntry("/settings", "Settings", Permission.USERS_MANAGE),
 )
 
@@ -50,6 +55,9 @@ def nav_for(role: Role | None) -> list[NavEntry]:
 class Pages:
     def __init__(self, web_dir: Path) -> None:
         self.templates = Jinja2Templates(directory=str(web_dir / "templates"))
+        # Open requests whose deadline is near or past (``RequestLog.reminders``): set by
+        # the sharing pages; every owner page shows them in a banner (base.html).
+        self.reminders: Callable[[], Sequence[Any]] | None = None
 
     def render(
         self,
@@ -70,6 +78,13 @@ class Pages:
             "nav": nav_for(principal.role if principal is not None else None),
             "current": request.url.path,
             "status": None,
+            "reminders": (
+                self.reminders()
+                if self.reminders is not None
+                and principal is not None
+                and grant(principal.role, Permission.REQUESTS_MANAGE) is Grant.YES
+                else []
+            ),
         }
         base.update(context)
         return self.templates.TemplateResponse(request, template, base, status_code=status_code)

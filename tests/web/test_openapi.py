@@ -40,6 +40,7 @@ from nvr.service.status import ServiceStatus
 from nvr.web.app import create_app
 from nvr.web.doorbell import doorbell_router
 from tests.support.accounts import PASSPHRASE, Site, open_site
+from tests.support.sharing import sharing_for
 from tests.web.test_routes import closed_events
 
 ROLES = ["anonymous", "viewer", "installer", "owner"]
@@ -86,6 +87,7 @@ def schema(site: Site) -> Any:
         record=site.box.record,
         doorbell=doorbell,
         events=closed_events(site),
+        sharing=sharing_for(site),
     )
     return schemathesis.openapi.from_asgi("/api/v1/openapi.json", app, config=CONFIG)
 

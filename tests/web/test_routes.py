@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from nvr.audit.entry import Actor
 from nvr.auth.policy import Role
 from nvr.auth.sessions import CSRF_HEADER, Principal
 from nvr.events import EventBus
@@ -31,6 +32,7 @@ from nvr.web.setup import SetupFlow
 from tests.support.accounts import BASE, LAN, PASSPHRASE, Site, cookie, open_site
 from tests.support.events import EventsKit, jpeg
 from tests.support.settings import CONFIG_TEXT, settings_for
+from tests.support.sharing import sharing_for
 
 CLIP = "/api/v1/cameras/porch/clip?start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:05Z"
 WHEP, WHEP_T = "/api/v1/cameras/porch/whep", "/api/v1/cameras/{camera}/whep"
@@ -48,6 +50,9 @@ CAMS = {"cameras": ["porch"]}
 SAME_PHRASE = {"old": PASSPHRASE, "new": PASSPHRASE}
 TOTP_OFF = {"passphrase": PASSPHRASE, "code": "123456"}
 RETENTION = {"continuous_days": 14, "event_days": 30, "quota": None}
+REQUEST = {"organisation": "Metro Police", "basis": "voluntary"}
+FULFIL = {"to": "fulfilled", "reason": "sent"}
+OWNER_409 = (401, 403, 403, 409)
 
 # (method, path, route template, body): status for anonymous, viewer, installer, owner.
 MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, int]]] = [
@@ -190,6 +195,57 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("PUT", "/api/v1/settings/retention", "/api/v1/settings/retention", RETENTION, ALL_OWNER),
     ("GET", "/api/v1/audit", "/api/v1/audit", None, ALL_OWNER),
     ("POST", "/api/v1/audit/verify", "/api/v1/audit/verify", None, ALL_OWNER),
+    # Requests, holds, the report (nvr/web/sharing.py): the owner only. Request 1 exists
+    # (the fixture records it) and stays "received": fulfilling it is always 409.
+    ("GET", "/requests", "/requests", None, (303, 403, 403, 200)),
+    ("GET", "/requests/new", "/requests/new", None, (303, 403, 403, 200)),
+    ("GET", "/requests/1", "/requests/{request_id}", None, (303, 403, 403, 200)),
+    ("GET", "/report", "/report", None, (303, 403, 403, 200)),
+    ("GET", "/report/print", "/report/print", None, (303, 403, 403, 200)),
+    ("GET", "/api/v1/requests", "/api/v1/requests", None, ALL_OWNER),
+    ("POST", "/api/v1/requests", "/api/v1/requests", REQUEST, OWNER_201),
+    ("GET", "/api/v1/requests/1", "/api/v1/requests/{request_id}", None, ALL_OWNER),
+    ("PATCH", "/api/v1/requests/1", "/api/v1/requests/{request_id}", {"notes": "n"}, ALL_OWNER),
+    ("POST", "/api/v1/requests/1/state", "/api/v1/requests/{request_id}/state", FULFIL, OWNER_409),
+    (
+        "POST",
+        "/api/v1/requests/999/decline",
+        "/api/v1/requests/{request_id}/decline",
+        {},
+        (401, 403, 403, 404),
+    ),
+    # No body, no content type: 415.
+    (
+        "POST",
+        "/api/v1/requests/1/paperwork",
+        "/api/v1/requests/{request_id}/paperwork",
+        None,
+        (401, 403, 403, 415),
+    ),
+    (
+        "GET",
+        "/api/v1/requests/1/paperwork",
+        "/api/v1/requests/{request_id}/paperwork",
+        None,
+        ALL_OWNER,
+    ),
+    (
+        "GET",
+        "/api/v1/requests/1/paperwork/999",
+        "/api/v1/requests/{request_id}/paperwork/{paper_id}",
+        None,
+        (401, 403, 403, 404),
+    ),
+    ("GET", "/api/v1/holds", "/api/v1/holds", None, ALL_OWNER),
+    ("POST", "/api/v1/holds", "/api/v1/holds", {}, (401, 403, 403, 422)),
+    (
+        "POST",
+        "/api/v1/holds/999/release",
+        "/api/v1/holds/{hold_id}/release",
+        None,
+        (401, 403, 403, 404),
+    ),
+    ("GET", "/api/v1/report", "/api/v1/report", None, ALL_OWNER),
 ]
 CALLERS = ["anonymous", "viewer", "installer", "owner"]
 
@@ -209,6 +265,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     built = open_site(folder)
     (folder / "nvr.yaml").write_text(CONFIG_TEXT)
     EventsKit(built).add("porch", "doorbell", datetime(2026, 1, 1, tzinfo=UTC), picture=jpeg(0))
+    sharing_for(built).requests.create(REQUEST, Actor("owner", "alex"))  # request 1
     yield built
     built.box.close()
 
@@ -231,6 +288,7 @@ def full_app(site: Site) -> FastAPI:
         live=offline_live(site),
         settings=settings(site),
         events=closed_events(site),
+        sharing=sharing_for(site),
     )
 
 
