@@ -9,9 +9,11 @@
 - ``GET /api/v1/session``: who am I, the CSRF token (for a reloaded page), unlocked?
 - ``DELETE /api/v1/session`` (CSRF): sign out, cookie cleared.
 - ``POST /api/v1/session/logout-everywhere`` (CSRF): end every session of this account.
-- ``POST /api/v1/unlock`` ``{passphrase}`` (owner, CSRF): the unlock locked after idle
-  (10 min) while the session (30 min) goes on; the passphrase again attaches a new unlock
-  to this session. ``POST /api/v1/lock`` (owner, CSRF): lock footage now, stay signed in.
+- ``POST /api/v1/unlock`` ``{passphrase}`` (CSRF): the unlock locked after idle
+  (10 min) while the session (30 min) goes on; the owner's key passphrase, or a household
+  viewer's password (their member passphrase), attaches a new unlock to this session
+  (``can_unlock`` in the session info says who may; anyone else gets 403).
+  ``POST /api/v1/lock`` (owner, CSRF): lock footage now, stay signed in.
 No bearer tokens: the session cookie is the only credential.
 
 No ``from __future__ import annotations``: the handlers are built inside the router
@@ -71,6 +73,8 @@ class SessionInfo(BaseModel):
     csrf_token: str
     idle_timeout_seconds: int
     unlocked: bool
+    # The owner, or a viewer with a household key: may POST /api/v1/unlock after the lock.
+    can_unlock: bool = False
 
 
 class UnlockState(BaseModel):
@@ -104,6 +108,7 @@ def session_router(accounts: Accounts) -> APIRouter:
             csrf_token=session.csrf_token,
             idle_timeout_seconds=int(sessions.idle_timeout.total_seconds()),
             unlocked=sessions.is_unlocked(session),
+            can_unlock=accounts.sign_in.can_unlock(session.principal),
         )
 
     @router.post(
@@ -146,13 +151,13 @@ def session_router(accounts: Accounts) -> APIRouter:
 
     @router.post(
         "/unlock",
-        summary="Unlock footage again with the owner passphrase",
+        summary="Unlock footage again (the owner's passphrase, a household member's password)",
         responses={429: THROTTLED},
     )
-    def unlock(body: UnlockRequest, request: Request, caller: Owner) -> UnlockState:
+    def unlock(body: UnlockRequest, request: Request, session: SignedIn) -> UnlockState:
         try:
             token = accounts.sign_in.reunlock(
-                caller.principal, body.passphrase.get_secret_value(), address=_client(request)
+                session.principal, body.passphrase.get_secret_value(), address=_client(request)
             )
         except LoginRefused as exc:
             raise _refused(exc) from None
