@@ -6,11 +6,11 @@
 that caller may open *now*: the one role x permission table asked through
 ``Pages.allows``, so a viewer without cameras or an installer without an open install
 window is not offered pages that would refuse them) and ``current`` (the path, to mark
-the open entry). ``home(session)`` is the first page of that menu: where "/" sends a
-role that may not see the Status page. The Account page (``/account``) is in every
-signed-in menu. A refused page request renders ``error.html`` (``render_error``), not JSON.
-Pages are HTML shells: the data comes from the JSON API
-through ``web/static/api.js``; templates hold no inline script (the CSP forbids it).
+the open entry). ``home(session)`` is "/" (Status) or, for a role that may not see
+it, the first page of that menu: where "/" sends that role. The Account page
+(``/account``) is in every signed-in menu. A refused or missing page renders
+``error.html`` (``render_error``), not JSON. Pages are HTML shells: the data comes from
+the JSON API through ``web/static/api.js``; templates hold no inline script (the CSP forbids it).
 """
 
 from __future__ import annotations
@@ -80,8 +80,10 @@ class Pages:
         return [e for e in entries if e.permission is None or allows(session, e.permission)]
 
     def home(self, session: ActiveSession) -> str:
-        """The first page ``session`` may open (the Account page at least)."""
-        return self.nav(session)[0].path
+        """Where ``session`` starts: the Status page ("/") when it may see it, else the
+        first page of its menu (the Account page at least)."""
+        paths = [entry.path for entry in self.nav(session)]
+        return "/" if "/" in paths else paths[0]
 
     def render_error(
         self, request: Request, session: ActiveSession | None, status_code: int, reason: str

@@ -13,7 +13,8 @@
   (10 min) while the session (30 min) goes on; the owner's key passphrase, or a household
   viewer's password (their member passphrase), attaches a new unlock to this session
   (``can_unlock`` in the session info says who may; anyone else gets 403).
-  ``POST /api/v1/lock`` (owner, CSRF): lock footage now, stay signed in.
+  ``POST /api/v1/lock`` (any account, CSRF): lock this session's footage now, stay signed
+  in (a household viewer's too; without an unlock it changes nothing).
 No bearer tokens: the session cookie is the only credential.
 
 No ``from __future__ import annotations``: the handlers are built inside the router
@@ -27,9 +28,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
-from nvr.auth.deps import Authorizer, Caller, same_origin
+from nvr.auth.deps import Authorizer, same_origin
 from nvr.auth.login import LoginRefused, SignIn
-from nvr.auth.policy import Permission
 from nvr.auth.sessions import (
     COOKIE_NAME,
     ActiveSession,
@@ -99,7 +99,6 @@ def session_router(accounts: Accounts) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["session"])
     sessions = accounts.sessions
     SignedIn = Annotated[ActiveSession, Depends(accounts.authorizer.signed_in())]
-    Owner = Annotated[Caller, Depends(accounts.authorizer.require(Permission.KEYS_MANAGE))]
 
     def info(session: ActiveSession) -> SessionInfo:
         return SessionInfo(
@@ -170,8 +169,8 @@ def session_router(accounts: Accounts) -> APIRouter:
         )
 
     @router.post("/lock", summary="Lock footage now (stay signed in)", status_code=204)
-    def lock(caller: Owner) -> Response:
-        token = caller.session.unlock_token
+    def lock(session: SignedIn) -> Response:
+        token = session.unlock_token
         if token is not None:
             accounts.unlocks.lock(token, "lock")
         return Response(status_code=204)
