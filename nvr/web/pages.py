@@ -98,6 +98,7 @@ class Pages:
             title="Not allowed here" if status_code == 403 else "Not found",
             reason=reason,
             home=home,
+            refused=status_code == 403,
         )
 
     def render(

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 from nvr.auth.sessions import CSRF_HEADER
 from nvr.service.cameras import DEMO_CAMERA
@@ -49,8 +49,9 @@ from tests.support.browser import (
 
 VIEWER = ("sam", "Viewer-Lantern-58-gravel")
 INSTALLER = ("ines", "Installer-Copper-93-ridge")
-DESKTOP = {"width": 1280, "height": 800}
-WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE_SIZE: ViewportSize = {"width": PHONE["width"], "height": PHONE["height"]}
+WIDTHS = {"desktop": DESKTOP, "phone": PHONE_SIZE}
 NO_WEBRTC = "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;"
 # Chromium logs the 403 of a refused page's document as a console error: expected there.
 REFUSED = r"Failed to load resource: the server responded with a status of 403"
@@ -281,7 +282,7 @@ def test_every_page_for_every_role(
     problems: list[str] = []
     try:
         for width_name, viewport in WIDTHS.items():
-            page.set_viewport_size(viewport)  # type: ignore[arg-type]
+            page.set_viewport_size(viewport)
             # "/" is where sign-in lands: Status, or the role's first menu page.
             page.goto("/")
             settle(page)
@@ -352,8 +353,9 @@ def test_a_household_viewer_unlocks_again_and_logs_out_everywhere(
     browser: Browser, porchlight: Porchlight, accounts: None
 ) -> None:
     """The viewer's household key opens with their password: after a lock (the idle lock,
-    or POST /api/v1/lock), the Account page offers the unlock prompt, which takes the
-    password; "Log out everywhere" then ends every session of the account."""
+    or "Lock footage now" on the Account page), the Account page offers the unlock
+    prompt, which takes the password; "Log out everywhere" then ends every session of the
+    account."""
     name, password = "kim", "Harbour-Kestrel-71-meadow"  # not sam: the module's sessions stay
     with owner_api(porchlight) as api:
         r = api.post(
@@ -367,7 +369,7 @@ def test_a_household_viewer_unlocks_again_and_logs_out_everywhere(
     try:
         for _ in range(2):  # two browsers of the same person
             context = browser.new_context(
-                base_url=porchlight.url, ignore_https_errors=True, viewport=PHONE
+                base_url=porchlight.url, ignore_https_errors=True, viewport=PHONE_SIZE
             )
             context.set_default_timeout(TIMEOUT_MS)
             context.add_init_script(NO_WEBRTC)
@@ -388,10 +390,9 @@ def test_a_household_viewer_unlocks_again_and_logs_out_everywhere(
 
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
         page.get_by_text("Footage is unlocked for this session.").wait_for()
-        csrf = page.request.get("/api/v1/session").json()["csrf_token"]
-        assert page.request.post("/api/v1/lock", headers={CSRF_HEADER: csrf}).status == 204
-        page.reload()
+        page.get_by_role("button", name="Lock footage now").click()
         page.get_by_text("Footage is locked.").wait_for()
+        assert page.request.get("/api/v1/session").json()["unlocked"] is False
         page.get_by_role("button", name="Unlock footage").click()
         dialog = page.locator("#unlock-dialog")
         assert dialog.get_by_label("Your password").is_visible()

@@ -4,6 +4,7 @@ import { api, ensureUnlocked, session, toSignIn } from "/static/api.js";
 
 const state = document.getElementById("unlock-state");
 const unlockButton = document.getElementById("unlock-now");
+const lockButton = document.getElementById("lock-footage");
 const error = document.getElementById("account-error");
 
 async function show() {
@@ -13,7 +14,13 @@ async function show() {
   else if (who.can_unlock) state.textContent = "Footage is locked.";
   else state.textContent = "This account has no key to open recorded footage.";
   unlockButton.hidden = who.unlocked || !who.can_unlock;
+  lockButton.hidden = !who.unlocked;
 }
+
+lockButton.addEventListener("click", async () => {
+  await api("/api/v1/lock", { method: "POST" });
+  await show();
+});
 
 unlockButton.addEventListener("click", async () => {
   await ensureUnlocked(true);

@@ -112,15 +112,17 @@ function row(event) {
 
 // An account with no key at all (an installer; a viewer without a household key) could
 // only be refused: say why instead of asking (docs/design/dashboard-footage.md).
-const NO_KEY =
-  "This account has no key to open recorded events. The owner can give a household member one (Settings, Household members).";
+const NO_KEY = {
+  viewer: "This account has no key to open recorded events: ask the owner for a household key.",
+  installer: "An installer holds no key to recorded events: live view works inside the install window.",
+};
 
 async function load(append = false) {
   const mine = ++generation;
   const who = await session();
   if (who && !who.unlocked && !who.can_unlock) {
     list.replaceChildren();
-    say(NO_KEY);
+    say(NO_KEY[who.role] || NO_KEY.viewer);
     form.hidden = true;
     return;
   }
