@@ -92,29 +92,34 @@ class Authorizer:
 
         def dependency(request: Request) -> Caller:
             session = self.authenticate(request)
-            role = session.principal.role
-            cell = grant(role, permission)
-            now = self._clock.wall()
-            decision = decide(
-                role,
-                permission,
-                install_window=(
-                    self._install_window(now) if cell is Grant.INSTALL_WINDOW else None
-                ),
-                now=now,
-                viewer_cameras=(
-                    self._viewer_cameras(session.principal.user_id)
-                    if cell is Grant.OWN_CAMERAS and role is Role.VIEWER
-                    else frozenset()
-                ),
-                camera=request.path_params.get(CAMERA_PARAM),
-            )
+            decision = self.decide(session, permission, request.path_params.get(CAMERA_PARAM))
             if not decision.allowed:
                 raise HTTPException(403, decision.reason)
             return Caller(session, decision)
 
         dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
         return dependency
+
+    def decide(
+        self, session: ActiveSession, permission: Permission, camera: str | None = None
+    ) -> Decision:
+        """Step 3 for a known session: what ``decide`` says about ``permission`` now (the
+        pages' menu asks this, so it offers only what would open)."""
+        role = session.principal.role
+        cell = grant(role, permission)
+        now = self._clock.wall()
+        return decide(
+            role,
+            permission,
+            install_window=(self._install_window(now) if cell is Grant.INSTALL_WINDOW else None),
+            now=now,
+            viewer_cameras=(
+                self._viewer_cameras(session.principal.user_id)
+                if cell is Grant.OWN_CAMERAS and role is Role.VIEWER
+                else frozenset()
+            ),
+            camera=camera,
+        )
 
     def signed_in(self) -> Callable[[Request], ActiveSession]:
         """A dependency for routes any signed-in account may use (logout, "who am I")."""

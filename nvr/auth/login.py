@@ -94,6 +94,20 @@ class SignIn:
     # A viewer's household key: (account name, password, actor) -> unlock token, or None
     # when no member key of that name exists or the password does not open it.
     member_unlock: Callable[[str, bytes, Actor], str | None] | None = None
+    # Whether an account name has a household key (a viewer may then unlock again).
+    has_member_key: Callable[[str], bool] | None = None
+
+    def can_unlock(self, principal: Principal) -> bool:
+        """Whether ``principal`` has a key to unlock footage with (``reunlock``): the owner,
+        or a viewer with a household member key."""
+        if principal.role is Role.OWNER:
+            return True
+        return (
+            principal.role is Role.VIEWER
+            and self.member_unlock is not None
+            and self.has_member_key is not None
+            and self.has_member_key(principal.name)
+        )
 
     def sign_in(
         self,
@@ -149,19 +163,34 @@ class SignIn:
         return issued
 
     def reunlock(self, principal: Principal, passphrase: str, *, address: str | None) -> str:
-        """The signed-in owner types the passphrase again (after the unlock's idle lock):
-        throttled like a sign-in; a new unlock token, or ``LoginRefused(403)``. The unlock
-        manager audits the unlock or the failure."""
-        if principal.role is not Role.OWNER:
-            raise LoginRefused(403, "only the owner unlocks footage with the passphrase")
+        """The signed-in account types its secret again after the unlock's idle lock: the
+        owner the key passphrase, a viewer with a household key their password (which is
+        also their member passphrase). Throttled like a sign-in; a new unlock token, or
+        ``LoginRefused(403)``. The unlock manager audits the owner's unlock or failure and
+        a member's unlock; a member's wrong password is audited here."""
+        if not self.can_unlock(principal):
+            if principal.role is Role.VIEWER:
+                raise LoginRefused(
+                    403, "this account has no household key: ask the owner to make one"
+                )
+            raise LoginRefused(403, "only the owner and household members unlock footage")
         verdict = self.throttle.attempt(principal.name, address)
         if not verdict.allowed:
             wait = max(1, math.ceil(verdict.retry_after))
             raise LoginRefused(429, f"too many attempts: try again in {wait} s", wait)
-        try:
-            token = self.unlock(passphrase.encode(), actor_of(principal))
-        except WrongPassphrase:
-            raise LoginRefused(403, "wrong passphrase") from None
+        actor = actor_of(principal)
+        if principal.role is Role.OWNER:
+            try:
+                token = self.unlock(passphrase.encode(), actor)
+            except WrongPassphrase:
+                raise LoginRefused(403, "wrong passphrase") from None
+        else:
+            assert self.member_unlock is not None  # can_unlock checked it
+            member = self.member_unlock(principal.name, passphrase.encode(), actor)
+            if member is None:
+                self.record("unlock.failed", {"member": principal.name}, actor)
+                raise LoginRefused(403, "wrong password")
+            token = member
         self.throttle.succeeded(principal.name, address)
         return token
 

@@ -194,9 +194,10 @@ class SessionStore:
             return state is not None and self._expiry(state, now) is None
 
     def attach_unlock(self, token: str, unlock_token: str) -> bool:
-        """Link a fresh unlock (the owner typed the passphrase again) to a live session."""
+        """Link a fresh unlock (the owner typed the passphrase again, or a household viewer
+        their password) to a live session; never to an installer's."""
         active = self.get(token)
-        if active is None or active.principal.role is not Role.OWNER:
+        if active is None or active.principal.role is Role.INSTALLER:
             return False
         with self._lock:
             state = self._sessions.get(active.key)

@@ -123,6 +123,7 @@ def build_accounts(
         record=box.record,
         second_factor=TotpFactor(totp, unlocks),
         member_unlock=unlocks.unlock_member,
+        has_member_key=unlocks.has_member,
     )
     authorizer = Authorizer(
         sessions, clock, install_window=install_window, viewer_cameras=viewer_cameras

@@ -62,6 +62,10 @@ class UnlockManager:
             raise
         return self._hold(unlocked.identities, unlocked.secret, actor, {})
 
+    def has_member(self, name: str) -> bool:
+        """Whether ``name`` has a household member key (so a passphrase could open one)."""
+        return self._keys.has_member(name)
+
     def unlock_member(self, name: str, passphrase: bytes, actor: Actor) -> str | None:
         """A household member's identity (a viewer whose sign-in password is also their
         member passphrase), held like the owner's: a token, or ``None`` when ``name`` has

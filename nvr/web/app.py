@@ -29,7 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nvr import __version__
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
-from nvr.auth.policy import Permission
+from nvr.auth.policy import Decision, Permission
+from nvr.auth.sessions import ActiveSession
 from nvr.live import LiveService
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import Record
@@ -37,7 +38,7 @@ from nvr.storage.segments import SegmentStore
 from nvr.web.errors import ERROR_RESPONSES
 from nvr.web.events import EventsSource, add_events_page, events_router
 from nvr.web.live import install_live
-from nvr.web.pages import Pages
+from nvr.web.pages import ACCOUNT_PAGE, Pages
 from nvr.web.playback import Viewer, playback_router
 from nvr.web.session import Accounts, session_router
 from nvr.web.settings import Settings, add_settings_pages, settings_router
@@ -141,6 +142,18 @@ def footage_viewer(accounts: Accounts) -> Callable[[Request], Viewer]:
     return dependency
 
 
+def add_account_page(app: FastAPI, accounts: Accounts, pages: Pages) -> None:
+    """``GET /account``: every signed-in account's own page (unlock state, log out
+    everywhere), in every menu."""
+    signed_in = accounts.authorizer.signed_in()
+
+    @app.get(ACCOUNT_PAGE, response_class=HTMLResponse, include_in_schema=False)
+    def account_page(request: Request) -> HTMLResponse:
+        session = signed_in(request)
+        caller = Caller(session, Decision(True, "any signed-in account"))
+        return pages.render(request, "account.html", caller, title="Account")
+
+
 def create_app(
     *,
     status: Callable[[], ServiceStatus],
@@ -180,7 +193,24 @@ def create_app(
         # Every route may refuse (401, 403 ...): declared once, in the one error shape.
         responses=ERROR_RESPONSES,
     )
-    pages = Pages(root)
+    pages = Pages(
+        root,
+        allows=(
+            (lambda session, permission: accounts.authorizer.decide(session, permission).allowed)
+            if accounts is not None
+            else None
+        ),
+    )
+
+    def page_session(request: Request) -> ActiveSession | None:
+        """The signed-in session of a page request, if any (for the error page's menu)."""
+        if accounts is None:
+            return None
+        try:
+            return accounts.authorizer.authenticate(request)
+        except HTTPException:
+            return None
+
     app.mount("/static", StaticFiles(directory=str(root / "static")), name="static")
 
     @app.middleware("http")
@@ -195,12 +225,16 @@ def create_app(
         return response
 
     # One place maps errors to responses: a reason in JSON, never a traceback or a secret;
-    # a page asked for without a session sends the browser to the sign-in page instead.
+    # a page asked for without a session sends the browser to the sign-in page instead, and
+    # a page refused (403) or missing (404) is a page with the reason and a link home.
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401 and is_page(request):
             return RedirectResponse(SIGN_IN_PAGE, status_code=303, headers=exc.headers)
         detail: object = exc.detail
+        if exc.status_code in (403, 404) and is_page(request):
+            reason = detail["reason"] if isinstance(detail, dict) else detail
+            return pages.render_error(request, page_session(request), exc.status_code, str(reason))
         if isinstance(detail, dict) and "reason" in detail:
             # {"reason": ..., "field": ...}: a field-level refusal (setup, cameras).
             body = {"error": detail["reason"], **{k: v for k, v in detail.items() if k != "reason"}}
@@ -236,10 +270,15 @@ def create_app(
     health_caller = guard(Permission.HEALTH_VIEW)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index(
-        request: Request,
-        caller: Caller | None = Depends(health_caller),  # noqa: B008 (a per-app dependency)
-    ) -> HTMLResponse:
+    def index(request: Request) -> Response:
+        """The Status page; a role that may not see it is sent to its first page instead
+        (sign-in always lands here)."""
+        if accounts is not None and accounts.owner_exists():
+            session = accounts.authorizer.authenticate(request)
+            decision = accounts.authorizer.decide(session, Permission.HEALTH_VIEW)
+            if not decision.allowed:
+                return RedirectResponse(pages.home(session), status_code=303)
+        caller = health_caller(request)
         return pages.render(request, "index.html", caller, status=status())
 
     @app.get(SIGN_IN_PAGE, response_class=HTMLResponse, include_in_schema=False)
@@ -248,6 +287,7 @@ def create_app(
 
     if accounts is not None:
         app.include_router(session_router(accounts))
+        add_account_page(app, accounts, pages)
         if segments is not None and record is not None:
             app.include_router(
                 playback_router(segments, accounts.unlocks, record, viewer=footage_viewer(accounts))

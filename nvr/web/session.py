@@ -9,9 +9,12 @@
 - ``GET /api/v1/session``: who am I, the CSRF token (for a reloaded page), unlocked?
 - ``DELETE /api/v1/session`` (CSRF): sign out, cookie cleared.
 - ``POST /api/v1/session/logout-everywhere`` (CSRF): end every session of this account.
-- ``POST /api/v1/unlock`` ``{passphrase}`` (owner, CSRF): the unlock locked after idle
-  (10 min) while the session (30 min) goes on; the passphrase again attaches a new unlock
-  to this session. ``POST /api/v1/lock`` (owner, CSRF): lock footage now, stay signed in.
+- ``POST /api/v1/unlock`` ``{passphrase}`` (CSRF): the unlock locked after idle
+  (10 min) while the session (30 min) goes on; the owner's key passphrase, or a household
+  viewer's password (their member passphrase), attaches a new unlock to this session
+  (``can_unlock`` in the session info says who may; anyone else gets 403).
+  ``POST /api/v1/lock`` (any account, CSRF): lock this session's footage now, stay signed
+  in (a household viewer's too; without an unlock it changes nothing).
 No bearer tokens: the session cookie is the only credential.
 
 No ``from __future__ import annotations``: the handlers are built inside the router
@@ -25,9 +28,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
-from nvr.auth.deps import Authorizer, Caller, same_origin
+from nvr.auth.deps import Authorizer, same_origin
 from nvr.auth.login import LoginRefused, SignIn
-from nvr.auth.policy import Permission
 from nvr.auth.sessions import (
     COOKIE_NAME,
     ActiveSession,
@@ -71,6 +73,8 @@ class SessionInfo(BaseModel):
     csrf_token: str
     idle_timeout_seconds: int
     unlocked: bool
+    # The owner, or a viewer with a household key: may POST /api/v1/unlock after the lock.
+    can_unlock: bool = False
 
 
 class UnlockState(BaseModel):
@@ -95,7 +99,6 @@ def session_router(accounts: Accounts) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["session"])
     sessions = accounts.sessions
     SignedIn = Annotated[ActiveSession, Depends(accounts.authorizer.signed_in())]
-    Owner = Annotated[Caller, Depends(accounts.authorizer.require(Permission.KEYS_MANAGE))]
 
     def info(session: ActiveSession) -> SessionInfo:
         return SessionInfo(
@@ -104,6 +107,7 @@ def session_router(accounts: Accounts) -> APIRouter:
             csrf_token=session.csrf_token,
             idle_timeout_seconds=int(sessions.idle_timeout.total_seconds()),
             unlocked=sessions.is_unlocked(session),
+            can_unlock=accounts.sign_in.can_unlock(session.principal),
         )
 
     @router.post(
@@ -146,13 +150,13 @@ def session_router(accounts: Accounts) -> APIRouter:
 
     @router.post(
         "/unlock",
-        summary="Unlock footage again with the owner passphrase",
+        summary="Unlock footage again (the owner's passphrase, a household member's password)",
         responses={429: THROTTLED},
     )
-    def unlock(body: UnlockRequest, request: Request, caller: Owner) -> UnlockState:
+    def unlock(body: UnlockRequest, request: Request, session: SignedIn) -> UnlockState:
         try:
             token = accounts.sign_in.reunlock(
-                caller.principal, body.passphrase.get_secret_value(), address=_client(request)
+                session.principal, body.passphrase.get_secret_value(), address=_client(request)
             )
         except LoginRefused as exc:
             raise _refused(exc) from None
@@ -165,8 +169,8 @@ def session_router(accounts: Accounts) -> APIRouter:
         )
 
     @router.post("/lock", summary="Lock footage now (stay signed in)", status_code=204)
-    def lock(caller: Owner) -> Response:
-        token = caller.session.unlock_token
+    def lock(session: SignedIn) -> Response:
+        token = session.unlock_token
         if token is not None:
             accounts.unlocks.lock(token, "lock")
         return Response(status_code=204)

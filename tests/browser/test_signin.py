@@ -28,7 +28,17 @@ from tests.support.browser import (
 
 # Chromium logs every 4xx answer of a fetch as a console error; these tests expect some.
 REFUSED = r"Failed to load resource: the server responded with a status of 40[13]"
-OWNER_NAV = ["Live", "Events", "Timeline", "Status", "Cameras", "Requests", "Report", "Settings"]
+OWNER_NAV = [
+    "Live",
+    "Events",
+    "Timeline",
+    "Status",
+    "Cameras",
+    "Requests",
+    "Report",
+    "Settings",
+    "Account",
+]
 
 
 def session_cookie(page: Page) -> dict[str, object]:

@@ -58,7 +58,9 @@ async def test_remote_clients_are_denied_until_sign_in_exists(path: str) -> None
     async with _client("192.0.2.10") as client:
         r = await client.get(path)
     assert r.status_code == 403
-    assert "only available on the box" in r.json()["error"]
+    # A page refused is shown as a page; the API answers JSON.
+    reason = r.text if path in ("/", "/cameras", "/live") else r.json()["error"]
+    assert "only available on the box" in reason
 
 
 async def test_liveness_is_public_and_says_nothing_else() -> None:
@@ -81,9 +83,14 @@ async def test_status_page_lists_cameras() -> None:
 
 async def test_unknown_route_is_a_json_404() -> None:
     async with _client("127.0.0.1") as client:
-        r = await client.get("/nope")
+        r = await client.get("/api/v1/nope")
+        page = await client.get("/nope")
     assert r.status_code == 404
     assert r.json() == {"error": "Not Found"}
+    # A page that does not exist is a page saying so, with a way back.
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in page.text
 
 
 async def test_openapi_schema_is_served() -> None:

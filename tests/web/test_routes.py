@@ -57,7 +57,9 @@ OWNER_409 = (401, 403, 403, 409)
 # (method, path, route template, body): status for anonymous, viewer, installer, owner.
 MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, int]]] = [
     ("GET", "/api/v1/health", "/api/v1/health", None, (401, 403, 200, 200)),
-    ("GET", "/", "/", None, (303, 403, 200, 200)),  # 303: to the sign-in page
+    # 303: to the sign-in page; the viewer, who may not see Status, to its first page
+    ("GET", "/", "/", None, (303, 303, 200, 200)),
+    ("GET", "/account", "/account", None, (303, 200, 200, 200)),
     ("GET", "/api/v1/session", "/api/v1/session", None, (401, 200, 200, 200)),
     ("DELETE", "/api/v1/session", "/api/v1/session", None, (401, 204, 204, 204)),
     (
@@ -68,7 +70,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
         (401, 200, 200, 200),
     ),
     ("POST", "/api/v1/unlock", "/api/v1/unlock", {"passphrase": PASSPHRASE}, (401, 403, 403, 200)),
-    ("POST", "/api/v1/lock", "/api/v1/lock", None, (401, 403, 403, 204)),
+    ("POST", "/api/v1/lock", "/api/v1/lock", None, (401, 204, 204, 204)),
     # The viewer may see camera porch but holds no key to open footage; the installer has
     # no install window; the owner passes and there is no footage in that minute.
     ("GET", CLIP, "/api/v1/cameras/{camera}/clip", None, (401, 403, 403, 404)),
@@ -342,10 +344,16 @@ async def test_route_by_caller(
 ) -> None:
     r = await http.request(method, path, json=body, headers=headers_for(site, caller))
     assert r.status_code == expected[CALLERS.index(caller)], r.text
-    if r.status_code in (401, 403):
+    page = method == "GET" and not path.startswith("/api/")
+    if r.status_code in (401, 403) and not page:
         assert r.json()["error"]
+    if r.status_code == 403 and page:  # a refused page is a page: the reason, a way home
+        assert r.headers["content-type"].startswith("text/html")
+        assert "<h1>Not allowed here</h1>" in r.text
+        assert 'class="error-reason"' in r.text
     if r.status_code == 303:
-        assert r.headers["location"] == "/signin"
+        # Anonymous: to sign in; a role that may not see Status: to its first page.
+        assert r.headers["location"] == ("/signin" if caller == "anonymous" else "/live")
 
 
 async def test_the_installer_inside_a_window_still_has_no_key_to_footage(

@@ -267,3 +267,50 @@ async def test_the_sign_in_page_and_the_redirect_to_it(http: httpx.AsyncClient) 
     home = await http.get("/", headers=cookie(_token_of(r)))
     assert home.status_code == 200
     assert "Cameras" in home.text
+
+
+async def test_a_household_viewer_unlocks_again_with_their_password(
+    site: Site, http: httpx.AsyncClient
+) -> None:
+    """docs/design/auth.md, "Unlocking again": a viewer whose household key opens with their
+    password may unlock after the idle lock; a viewer without a key and an installer may not."""
+    plain = await login(http, "sam", PASSWORDS["sam"])
+    assert plain.json()["can_unlock"] is False
+    sam_plain = {**cookie(_token_of(plain)), CSRF_HEADER: plain.json()["csrf_token"]}
+    none = await http.post(
+        "/api/v1/unlock", json={"passphrase": PASSWORDS["sam"]}, headers=sam_plain
+    )
+    assert (none.status_code, none.json()["error"]) == (
+        403,
+        "this account has no household key: ask the owner to make one",
+    )
+    site.box.keys.add_member(
+        PASSPHRASE.encode(),
+        "sam",
+        PASSWORDS["sam"].encode(),
+        log_n=15,
+        now=datetime.now(UTC),
+    )
+    r = await login(http, "sam", PASSWORDS["sam"])
+    assert (r.json()["unlocked"], r.json()["can_unlock"]) == (True, True)
+    headers = {**cookie(_token_of(r)), CSRF_HEADER: r.json()["csrf_token"]}
+    site.clock.advance(11 * 60)  # the idle lock
+    site.unlocks.sweep()
+    assert (await http.get("/api/v1/session", headers=headers)).json()["unlocked"] is False
+    wrong = await http.post("/api/v1/unlock", json={"passphrase": "nope"}, headers=headers)
+    assert (wrong.status_code, wrong.json()) == (403, {"error": "wrong password"})
+    ok = await http.post("/api/v1/unlock", json={"passphrase": PASSWORDS["sam"]}, headers=headers)
+    assert ok.json() == {"unlocked": True, "idle_timeout_seconds": 600}
+    assert (await http.get("/api/v1/session", headers=headers)).json()["unlocked"] is True
+    kinds = [(kind, user) for kind, _, user in site.audit()]
+    assert ("unlock.failed", "sam") in kinds
+    assert kinds[-1] == ("unlock", "sam")
+
+    installer = await login(http, "ines", PASSWORDS["ines"])
+    assert installer.json()["can_unlock"] is False
+    refused = await http.post(
+        "/api/v1/unlock",
+        json={"passphrase": PASSWORDS["ines"]},
+        headers={**cookie(_token_of(installer)), CSRF_HEADER: installer.json()["csrf_token"]},
+    )
+    assert refused.status_code == 403

@@ -6,9 +6,10 @@
 //
 // - Sends the session cookie (same origin) and, on every state change, the CSRF token
 //   from GET /api/v1/session (fetched once per page, again after an unlock).
-// - A 401 while the session still exists means the footage is locked: the owner gets the
-//   passphrase dialog (base.html) and the call is tried once more; a 401 without a session
-//   sends the browser to the sign-in page.
+// - A 401 while the session still exists means the footage is locked: an account that can
+//   unlock (the owner; a viewer with a household key: `can_unlock` in the session info)
+//   gets the passphrase dialog (base.html) and the call is tried once more; a 401 without a
+//   session sends the browser to the sign-in page.
 // - Any other failure throws ApiError with the server's reason ({"error": ...}).
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -66,7 +67,7 @@ export async function api(path, options = {}) {
       toSignIn();
       throw new ApiError(401, "signed out");
     }
-    if (who.role === "owner" && (await ensureUnlocked(true))) {
+    if (who.can_unlock && (await ensureUnlocked(true))) {
       response = await send(path, options);
     }
   }
@@ -88,7 +89,7 @@ export async function ensureUnlocked(knownLocked = false) {
     return false;
   }
   if (who.unlocked && !knownLocked) return true;
-  if (who.role !== "owner") return false;
+  if (!who.can_unlock) return false;
   const dialog = document.getElementById("unlock-dialog");
   if (!dialog) return false;
   const form = document.getElementById("unlock-form");

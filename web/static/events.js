@@ -4,7 +4,7 @@
 // Data: GET /api/v1/events (needs the owner's unlock: api() shows the passphrase dialog on
 // a 401). Thumbnails and clips load through <img>/<video> src, which cannot show that
 // dialog: ensureUnlocked() runs first. No download: clips leave the box only by sharing.
-import { api, ApiError, el, ensureUnlocked } from "/static/api.js";
+import { api, ApiError, el, ensureUnlocked, session } from "/static/api.js";
 
 const PRE_ROLL = 5; // seconds of footage before an event
 const POST_ROLL = 5; // and after its end
@@ -110,8 +110,22 @@ function row(event) {
   return item;
 }
 
+// An account with no key at all (an installer; a viewer without a household key) could
+// only be refused: say why instead of asking (docs/design/dashboard-footage.md).
+const NO_KEY = {
+  viewer: "This account has no key to open recorded events: ask the owner for a household key.",
+  installer: "An installer holds no key to recorded events: live view works inside the install window.",
+};
+
 async function load(append = false) {
   const mine = ++generation;
+  const who = await session();
+  if (who && !who.unlocked && !who.can_unlock) {
+    list.replaceChildren();
+    say(NO_KEY[who.role] || NO_KEY.viewer);
+    form.hidden = true;
+    return;
+  }
   const params = filters();
   if (params.get("day")) params.set("tz", zone);
   params.set("limit", String(PAGE));
@@ -149,7 +163,8 @@ async function load(append = false) {
   nextBefore = page.next_before;
   more.hidden = nextBefore === null;
   const shown = list.querySelectorAll("[data-testid=event-row]").length;
-  say(shown ? `${shown} event${shown === 1 ? "" : "s"}` : "No events match.");
+  const none = filters().toString() ? "No events match these filters." : "No events yet.";
+  say(shown ? `${shown} event${shown === 1 ? "" : "s"}` : none);
 }
 
 async function retry() {
