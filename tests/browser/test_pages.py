@@ -72,28 +72,31 @@ MENU_PATHS = {
     "Timeline": "/timeline",
     "Status": "/",
     "Cameras": "/cameras",
+    "Requests": "/requests",
+    "Report": "/report",
     "Settings": "/settings",
     "Account": "/account",
 }
 ROLES = {
     "owner": Role(
         "owner",
-        ("Live", "Events", "Timeline", "Status", "Cameras", "Settings", "Account"),
+        ("Live", "Events", "Timeline", "Status", "Cameras", "Requests", "Report", "Settings",
+         "Account"),
         ("/live", f"/live/{DEMO_CAMERA}", "/events", "/timeline", "/", "/cameras",
-         "/settings", "/settings/audit", "/account"),
+         "/requests", "/requests/new", "/report", "/settings", "/settings/audit", "/account"),
         (),
     ),
     "viewer": Role(
         "viewer",
         ("Live", "Events", "Timeline", "Account"),
         ("/live", f"/live/{DEMO_CAMERA}", "/events", "/timeline", "/account"),
-        ("/cameras", "/settings", "/settings/audit"),
+        ("/cameras", "/settings", "/settings/audit", "/requests", "/report"),
     ),
     "installer": Role(
         "installer",
         ("Status", "Cameras", "Account"),
         ("/", "/cameras", "/account"),
-        ("/live", "/events", "/timeline", "/settings"),
+        ("/live", "/events", "/timeline", "/settings", "/requests", "/report"),
     ),
     "installer-window": Role(
         "installer",
@@ -233,7 +236,8 @@ def check_keyboard(page: Page, where: str) -> list[str]:
     elements = page.evaluate(TABBABLE)
     reached: set[str] = set()
     page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
-    for _ in range(len(elements) + 3):
+    # Chromium stops on each part of a date or datetime-local input (day, month, year ...).
+    for _ in range(len(elements) * 6 + 3):
         page.keyboard.press("Tab")
         focused = page.evaluate(FOCUSED)
         if focused is None:
