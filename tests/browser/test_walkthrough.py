@@ -270,12 +270,20 @@ def walk(run: Running, camera_url: str) -> None:
                 spans = page.get_by_test_id("timeline-span")
                 spans.first.wait_for(state="attached")
                 assert spans.count() >= 1
+                expect(page.locator("#timeline-status")).to_contain_text(
+                    re.compile(r"recorded in \d+ spans?")
+                )
                 screenshot(page, "walkthrough-10-timeline")
 
                 nav(page, "Settings")
                 screenshot(page, "walkthrough-11-settings")
                 nav(page, "Status")
-                expect(page.get_by_text(CAMERA).first).to_be_visible()
+                status_row = page.get_by_role("row").filter(has_text=CAMERA)
+                expect(status_row).to_contain_text(re.compile(r"recording \(\d+ segments\)"))
+                # The fingerprint the owner compares with the one the service logged.
+                expect(page.get_by_text("TLS certificate fingerprint")).to_contain_text(
+                    run.fingerprint
+                )
                 screenshot(page, "walkthrough-12-status")
                 expect_no_console_errors(page)
 
