@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from nvr.clock import SystemClock
 from nvr.config import Config
@@ -37,10 +37,10 @@ from nvr.service.box import open_box
 from tests.live.inside import call_inside
 from tests.service.test_serve import Running, start
 from tests.support.browser import (
+    TIMEOUT_MS,
     browser_unavailable_reason,
     expect_no_console_errors,
     launch,
-    reload_until,
     screenshot,
     served_fingerprint,
     session_info,
@@ -75,6 +75,8 @@ demo:
   enabled: "off"
 cameras: []
 """
+# The events page's status line once its list arrived (not "Loading…", not locked).
+LISTED = re.compile(r"^(No events match\.|\d+ events?)$")
 SETUP_LINK = re.compile(r"https://\S+/setup\?code=([0-9A-Z-]+)")
 # The live video's picture, drawn onto a canvas: a checksum of its pixels and its clock.
 SAMPLE = """
@@ -131,6 +133,22 @@ def plays(page: Page, selector: str, timeout: float = 30.0) -> None:
     until(
         f"{selector} advances", lambda: page.evaluate(CLOCK, selector) > first + 1.0, timeout, page
     )
+
+
+def reload_until_shown(
+    page: Page, loaded: Callable[[], None], find: Callable[[], Locator], timeout: float
+) -> None:
+    """Reload until ``find()`` is visible, each time first waiting for ``loaded()`` (the
+    page's script has shown its answer): unlike ``reload_until`` (server-rendered state),
+    these lists load after the page does, and a reload before they answer starts over."""
+    deadline = time.monotonic() + timeout
+    while True:
+        loaded()
+        if find().first.is_visible():
+            return
+        assert time.monotonic() < deadline, f"not shown within {timeout} s: {find()}"
+        page.wait_for_timeout(1000)
+        page.reload()
 
 
 def setup_code(run: Running, timeout: float = 30.0) -> str:
@@ -195,7 +213,12 @@ def add_camera(page: Page, url: str) -> None:
     screenshot(page, "walkthrough-04-camera-test")
     form.get_by_role("button", name="Save", exact=True).click()
     row = page.get_by_role("row").filter(has_text=CAMERA)
-    reload_until(page, lambda: row.get_by_text("online", exact=True), timeout=45)
+    reload_until_shown(
+        page,
+        lambda: expect(row).to_be_visible(),  # the list arrived
+        lambda: row.get_by_text("online", exact=True),
+        timeout=45,
+    )
     assert row.get_by_text("continuous", exact=True).is_visible()
     assert row.get_by_text("password set", exact=True).is_visible()
     assert CAM_PASSWORD not in page.content()
@@ -232,7 +255,12 @@ def play_an_event(page: Page, shot: str) -> None:
     if not page.url.endswith("/events"):
         nav(page, "Events")
     rows = page.get_by_test_id("event-row").filter(has_text=f"Motion · {CAMERA}")
-    reload_until(page, lambda: rows.get_by_test_id("event-play"), timeout=90)
+    reload_until_shown(
+        page,
+        lambda: expect(page.locator("#events-status")).to_have_text(LISTED),
+        lambda: rows.get_by_test_id("event-play"),
+        timeout=90,
+    )
     screenshot(page, shot)
     rows.first.get_by_test_id("event-play").click()
     page.get_by_test_id("event-video").wait_for()
@@ -244,6 +272,8 @@ def walk(run: Running, camera_url: str) -> None:
 
     assert served_fingerprint(run.url) == run.fingerprint
     code = setup_code(run)
+    # expect() waits 5 s by default, short on two busy cores: a page step's time-out here.
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as driver:
         browser = launch(driver, webrtc=True)
         try:
@@ -255,9 +285,7 @@ def walk(run: Running, camera_url: str) -> None:
 
                 # Events: a person looks (none yet, usually); the list also uses the unlock.
                 nav(page, "Events")
-                expect(page.locator("#events-status")).to_have_text(
-                    re.compile(r"^(No events match\.|\d+ events?)$")  # usually none yet
-                )
+                expect(page.locator("#events-status")).to_have_text(LISTED)  # none, usually
                 screenshot(page, "walkthrough-06-events-empty")
 
                 live_view(page)
@@ -311,6 +339,7 @@ def walk(run: Running, camera_url: str) -> None:
                 screenshot(page, "walkthrough-15-signed-out")
         finally:
             browser.close()
+            expect.set_options(timeout=5_000)  # Playwright's default, for other modules
 
 
 def test_the_owners_walkthrough(
