@@ -8,7 +8,8 @@ code inside one.
 
 ``run_inside(name, main)`` runs ``asyncio.run(main())`` on a new thread that first joins
 namespace ``name`` with ``setns(2)`` (network namespaces are per thread; threads and child
-processes it starts inherit it), and returns the result or raises the exception.
+processes it starts inherit it), and returns the result or raises the exception;
+``call_inside(name, fn)`` does the same for a plain function (Playwright's sync API).
 """
 
 from __future__ import annotations
@@ -91,13 +92,16 @@ def enter(name: str) -> None:
         os.close(fd)
 
 
-def run_inside(name: str, main: Callable[[], Coroutine[Any, Any, T]], timeout: float = 300.0) -> T:
+def call_inside(name: str, fn: Callable[[], T], timeout: float = 300.0) -> T:
+    """``fn()`` on a new thread that first joins namespace ``name``; its result or its
+    exception. Past ``timeout`` it raises ``TimeoutError`` (the thread is a daemon; the
+    namespace's ``delete`` kills what it started)."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
         try:
             enter(name)
-            outcome["value"] = asyncio.run(main())
+            outcome["value"] = fn()
         except BaseException as exc:  # handed to the caller's thread
             outcome["error"] = exc
 
@@ -109,3 +113,7 @@ def run_inside(name: str, main: Callable[[], Coroutine[Any, Any, T]], timeout: f
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]
+
+
+def run_inside(name: str, main: Callable[[], Coroutine[Any, Any, T]], timeout: float = 300.0) -> T:
+    return call_inside(name, lambda: asyncio.run(main()), timeout)

@@ -10,6 +10,7 @@ demo camera runs) are methods here so the rule lives in one place.
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ __all__ = [
     "MqttConfig",
     "NotificationsConfig",
     "RetentionConfig",
+    "SecurityConfig",
     "ServerConfig",
     "StorageConfig",
     "TlsConfig",
@@ -215,6 +217,35 @@ class LoggingConfig(Section):
     """One line of text per record, or one JSON object per line."""
 
 
+class SecurityConfig(Section):
+    """How long a sign-in and unlocked footage stay open without use."""
+
+    footage_idle_lock_seconds: int = Field(default=600, ge=10, le=86_400)
+    """Footage locks after this many seconds without a footage request; the owner's key
+    passphrase opens it again. Under 60 is only sensible for tests (minimum 10)."""
+    session_idle_seconds: int = Field(default=1800, ge=60, le=604_800)
+    """A session ends after this many seconds without a request (sign in again)."""
+    session_max_age_seconds: int = Field(default=43_200, ge=300, le=2_592_000)
+    """A session ends this many seconds after sign-in, whatever happens."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SecurityConfig:
+        if self.session_idle_seconds > self.session_max_age_seconds:
+            raise invalid("must not exceed session_max_age_seconds", "session_idle_seconds")
+        if self.footage_idle_lock_seconds > self.session_max_age_seconds:
+            raise invalid("must not exceed session_max_age_seconds", "footage_idle_lock_seconds")
+        return self
+
+    def footage_idle_lock(self) -> timedelta:
+        return timedelta(seconds=self.footage_idle_lock_seconds)
+
+    def session_idle(self) -> timedelta:
+        return timedelta(seconds=self.session_idle_seconds)
+
+    def session_max_age(self) -> timedelta:
+        return timedelta(seconds=self.session_max_age_seconds)
+
+
 class DemoConfig(Section):
     """The built-in demo doorbell, for trying Porchlight without a camera."""
 
@@ -239,6 +270,8 @@ class Config(Section):
     """Log level and format."""
     demo: DemoConfig = Field(default_factory=DemoConfig)
     """Demo camera."""
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    """Idle lock of footage, session lifetimes."""
 
     @field_validator("cameras")
     @classmethod

@@ -1,17 +1,19 @@
 """Accounts for the running service: sign-in, sessions and authorization over the box.
 
 ``build_accounts(box, unlocks, clock)`` wires ``nvr.auth`` to the box's database, audit log
-and ``UnlockManager``: each look-up opens its own short database session (the handlers
-run in FastAPI's thread pool), every sign-in outcome, lockout and session end is an audit
-entry (``box.record``); the owner's optional TOTP secret (``OwnerTotp``, sealed in the
-key folder) is the sign-in's second factor. ``ensure_owner(box)`` gives a box whose keys
-predate accounts its owner row, so such a box is not stuck in the loopback-only state.
+and ``UnlockManager`` (sessions end after ``session_idle`` without a request and
+``session_max_age`` after sign-in: the config's ``security`` section): each look-up opens
+its own short database session (the handlers run in FastAPI's thread pool), every sign-in
+outcome, lockout and session end is an audit entry (``box.record``); the owner's optional
+TOTP secret (``OwnerTotp``, sealed in the key folder) is the sign-in's second factor.
+``ensure_owner(box)`` gives a box whose keys predate accounts its owner row, so such a box
+is not stuck in the loopback-only state.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from nvr.audit.entry import Actor
 from nvr.auth import users
@@ -19,7 +21,7 @@ from nvr.auth.deps import Authorizer
 from nvr.auth.login import LoginRefused, SignIn, WrongPassphrase, actor_of, lockout_notice
 from nvr.auth.passwords import PI4, Argon2Params, Passwords
 from nvr.auth.policy import InstallWindow
-from nvr.auth.sessions import ActiveSession, SessionStore
+from nvr.auth.sessions import DEFAULT_IDLE, DEFAULT_MAX_AGE, ActiveSession, SessionStore
 from nvr.auth.throttle import LoginThrottle
 from nvr.auth.totp import OwnerTotp
 from nvr.clock import Clock
@@ -72,7 +74,13 @@ def ensure_owner(box: Box, name: str = DEFAULT_OWNER) -> bool:
 
 
 def build_accounts(
-    box: Box, unlocks: UnlockManager, clock: Clock, *, argon2: Argon2Params = PI4
+    box: Box,
+    unlocks: UnlockManager,
+    clock: Clock,
+    *,
+    argon2: Argon2Params = PI4,
+    session_idle: timedelta = DEFAULT_IDLE,
+    session_max_age: timedelta = DEFAULT_MAX_AGE,
 ) -> Accounts:
     def find_user(name: str) -> users.UserRecord | None:
         with box.sessions() as session:
@@ -111,7 +119,13 @@ def build_accounts(
                 known_owner = users.owner_exists(session)
         return known_owner
 
-    sessions = SessionStore(clock, unlocks=unlocks, on_end=session_ended)
+    sessions = SessionStore(
+        clock,
+        unlocks=unlocks,
+        on_end=session_ended,
+        idle_timeout=session_idle,
+        max_age=session_max_age,
+    )
     totp = OwnerTotp(box.keys.dir / TOTP_FILE, clock)
     sign_in = SignIn(
         find_user=find_user,

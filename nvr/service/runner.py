@@ -182,7 +182,9 @@ class Service:
         log.info("opening database", extra={"url": mask_url(cfg.database_url())})
         box = self._box = await asyncio.to_thread(open_box, cfg, self.clock)
         loop = asyncio.get_running_loop()
-        unlock = UnlockManager(box.keys, self.clock, box.record)
+        unlock = UnlockManager(
+            box.keys, self.clock, box.record, idle_timeout=cfg.security.footage_idle_lock()
+        )
         run_id: int | None = None
         tasks: list[asyncio.Task[None]] = []
         live: LiveService | None = None
@@ -190,7 +192,13 @@ class Service:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
             await asyncio.to_thread(ensure_owner, box)
-            accounts = build_accounts(box, unlock, self.clock)
+            accounts = build_accounts(
+                box,
+                unlock,
+                self.clock,
+                session_idle=cfg.security.session_idle(),
+                session_max_age=cfg.security.session_max_age(),
+            )
             run_id = await asyncio.to_thread(self._record_start, box)
             store = box.segment_store()
             self._alarms = lambda: store.alarms

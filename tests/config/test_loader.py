@@ -261,3 +261,38 @@ def test_values_from_secrets_or_the_environment_are_not_quoted(write: WriteFile)
         f"{path}:2: server.bind: (secret) is not an IP address (such as 0.0.0.0, 127.0.0.1 or ::)",
         f"{path}:3: server.port: expected an integer",
     ]
+
+
+def test_security_section_bad_values_are_named_with_file_line_and_field(
+    write: WriteFile,
+) -> None:
+    path = write(
+        "nvr.yaml",
+        "security:\n"
+        "  footage_idle_lock_seconds: 5\n"
+        "  session_idle_seconds: 0.5\n"
+        "  session_max_age_seconds: 100\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(info.value).splitlines() == [
+        f"{path}:2: security.footage_idle_lock_seconds: must be at least 10, got 5",
+        f"{path}:3: security.session_idle_seconds: expected an integer, got 0.5",
+        f"{path}:4: security.session_max_age_seconds: must be at least 300, got 100",
+    ]
+
+
+def test_security_idle_times_fit_inside_the_session_age(write: WriteFile) -> None:
+    path = write(
+        "nvr.yaml",
+        "security:\n  session_idle_seconds: 7200\n  session_max_age_seconds: 3600\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert [(issue.line, issue.path) for issue in info.value.issues] == [
+        (2, "security.session_idle_seconds")
+    ]
+    assert "must not exceed session_max_age_seconds" in str(info.value)
+    short = load_config(write("ok.yaml", "security:\n  footage_idle_lock_seconds: 10\n"), env={})
+    assert short.security.footage_idle_lock().total_seconds() == 10
+    assert Config().security.footage_idle_lock().total_seconds() == 600

@@ -4,6 +4,7 @@ and an owner whose keys cannot be opened (503, not "wrong password")."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,21 @@ def test_an_owner_whose_keys_cannot_be_opened_gets_503(box: Box) -> None:
     assert refused.value.status == 503
     assert refused.value.reason.startswith("the owner keys cannot be opened")
     assert accounts.owner_exists()
+
+
+def test_session_lifetimes_come_from_the_security_config(box: Box) -> None:
+    security = Config.model_validate(
+        {"security": {"session_idle_seconds": 120, "session_max_age_seconds": 600}}
+    ).security
+    clock = FakeClock()
+    accounts = build_accounts(
+        box,
+        UnlockManager(box.keys, clock, box.record, idle_timeout=security.footage_idle_lock()),
+        clock,
+        argon2=FAST,
+        session_idle=security.session_idle(),
+        session_max_age=security.session_max_age(),
+    )
+    assert accounts.sessions.idle_timeout == timedelta(seconds=120)
+    assert accounts.sessions.max_age == timedelta(seconds=600)
+    assert accounts.unlocks.idle_timeout == timedelta(seconds=600)  # the default lock

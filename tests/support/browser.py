@@ -29,6 +29,9 @@ Contract:
   expects (a wrong password makes Chromium log the 401 of the sign-in call).
   ``page`` is ``open_page()``; ``signed_in_page`` is a page signed in as the owner on the
   cameras page.
+- **Own service and browser.** ``watched_context(browser, url)`` is such a context for a
+  test that starts its own service and browser (``launch(driver, webrtc=True)``), as
+  the walkthrough does inside a network namespace.
 - **Page helpers** (a person's steps, not selectors scattered over tests): ``sign_in``,
   ``sign_out``, ``lock_now``, ``unlock``, ``reload_until``, ``session_info``
   (``GET /api/v1/session`` with the page's cookies), ``screenshot(page, name)`` (PNG
@@ -320,6 +323,33 @@ def webrtc_browser(playwright_driver: Playwright) -> Iterator[Browser]:
     launched = launch(playwright_driver, webrtc=True)
     yield launched
     launched.close()
+
+
+@contextlib.contextmanager
+def watched_context(
+    browser: Browser, url: str, *, viewport: ViewportSize | None = None
+) -> Iterator[BrowserContext]:
+    """A new context of ``browser`` for the service at ``url``, as ``open_page`` makes
+    them (self-signed certificate accepted, ``TIMEOUT_MS``, a ``Watch``), for a test that
+    starts its own service and browser (the walkthrough, inside a network namespace).
+    On exit the watch's problems fail the test and the context closes."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    context = browser.new_context(
+        base_url=url,
+        ignore_https_errors=True,  # self-signed: the caller checks its fingerprint
+        viewport=viewport or {"width": 1280, "height": 800},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    watch = Watch(origin)
+    watch.attach(context)
+    _WATCHES[id(context)] = watch
+    try:
+        yield context
+        watch.check()
+    finally:
+        _WATCHES.pop(id(context), None)
+        context.close()
 
 
 OpenPage = Callable[..., "Page"]
