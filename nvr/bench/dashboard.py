@@ -8,13 +8,14 @@ the owner (so footage is unlocked). Nothing here uses WebRTC: the live video's o
 are ``nvr.bench.live`` (which needs a network namespace, so root); the CLI runs both.
 
 1. **Pages.** Status (``/``), Live, Events and Timeline, each loaded ``repeat`` times in a
-   new tab: Navigation Timing's ``domContentLoadedEventEnd`` (module scripts have run:
-   the page is interactive) and ``loadEventEnd``, in ms from the start of navigation; and
-   the page's weight from Resource Timing: bytes of HTML, JS and CSS (decoded, and
-   transferred with headers), the number of API calls made by the time of ``load``, and
-   requests to any other origin (should be none). On the Live page the browser's
-   ``RTCPeerConnection`` is removed (an init script), so the page shows its snapshot
-   fallback instead of starting WebRTC outside a namespace; its weight is the same.
+   new tab (round robin, after one load not counted): Navigation Timing's
+   ``domContentLoadedEventEnd`` (module scripts have run: the page is interactive) and
+   ``loadEventEnd``, in ms from the start of navigation; and the page's weight from
+   Resource Timing: bytes of HTML, JS and CSS (decoded, and transferred with headers), the
+   number of API calls made by the time of ``load``, and requests to any other origin
+   (should be none). On the Live page the browser's ``RTCPeerConnection`` is removed (an
+   init script), so the page shows its snapshot fallback instead of starting WebRTC
+   outside a namespace; its weight is the same.
 2. **Footage.** Once ``record_seconds`` of footage are in closed segments, ``repeat``
    trials on the Timeline page, each in a new tab: zoom to the hour, click on the bar (a
    real mouse click through CDP) at a moment not asked for before (**cold**: the clip is
@@ -23,14 +24,17 @@ are ``nvr.bench.live`` (which needs a network namespace, so root); the CLI runs 
    page (``event.timeStamp`` / ``performance.now()``): click -> ``<video>.src`` set (the
    page's own work: unlock check), -> ``loadeddata``, -> the first frame presented
    (``requestVideoFrameCallback``); seek: ``currentTime`` set -> ``seeked`` -> the next
-   frame. The clip request's Resource Timing gives the server's share (request sent ->
-   first byte). Median and range.
+   frame. When the clip is a whole chunk (``TIMELINE_CHUNK_S``) and more footage follows,
+   the video is then moved to 2 s before its end: ``ended`` -> the next chunk's first frame
+   (the page asks for the next chunk ahead of time). The clip request's Resource Timing
+   gives the server's share (request sent -> first byte). Median and range.
 3. **Server side.** The clip route timed with httpx on its own session (its cache entries
    are its own: cold again): a clip of ``server_clip_seconds`` at the start of the footage
    ``repeat`` times cold (each a different start second) and warm, plus one clip of all the
    footage, giving time to the response headers (the clip is built whole before the first
-   byte, docs/design/playback.md), bytes and footage seconds, so the build rate can be
-   scaled to the page's 10-minute chunks.
+   byte, docs/design/playback.md), bytes and footage seconds. The demo's footage is about
+   100 kbit/s: what a real camera's bit rate and the page's 10-minute chunks cost is in
+   docs/performance.md ("Dashboard").
 
 Targets (issue 6): playback time to first frame <= 500 ms. Reported, never asserted. The
 data folder is a fresh temporary one inside ``work_dir``, removed at the end; the service
@@ -67,11 +71,12 @@ PAGES = (("Status", "/"), ("Live", "/live"), ("Events", "/events"), ("Timeline",
 FLAGS = [f for f in CHROMIUM_FLAGS if "peer-connection" not in f and "Mdns" not in f]
 FIRST_FRAME_TARGET_MS = 500
 DEFAULT_REPEAT = 5
-DEFAULT_RECORD_SECONDS = 60.0
+DEFAULT_RECORD_SECONDS = 100.0  # the first trials' clips then have a next chunk
 DEFAULT_SEGMENT_SECONDS = 10
 SERVER_CLIP_SECONDS = 20
 TRIAL_SPACING_S = 8  # seconds between the cold trials' moments (> a pixel of the hour zoom)
 STEP_TIMEOUT_MS = 30_000
+TIMELINE_CHUNK_S = 60  # the Timeline page's clip length (CHUNK in web/static/timeline.js)
 DEMO_VIDEO = "960x540 H.264, 10 fps, a keyframe every 2 s (the demo doorbell)"
 
 NO_WEBRTC = """
@@ -105,6 +110,7 @@ PROBE = """
     b.seeked = e.timeStamp;
     e.target.requestVideoFrameCallback((now) => once("seekFrame", now));
   }, true);
+  document.addEventListener("ended", (e) => once("ended", e.timeStamp), true);
   document.addEventListener("error", (e) => {
     if (e.target instanceof HTMLMediaElement) once("error", String(e.target.error?.message));
   }, true);
@@ -180,6 +186,7 @@ class PlaybackTrial:
     warm_click_to_frame_ms: float
     seek_to_seeked_ms: float
     seek_to_frame_ms: float
+    chunk_switch_ms: float | None  # end of the chunk -> the next chunk's first frame
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,7 @@ class DashboardResult:
     cold_first_frame_ms: Spread
     warm_first_frame_ms: Spread
     seek_first_frame_ms: Spread
+    chunk_switch_ms: Spread | None  # None: no trial's clip had a next chunk
     cold_server_ms: Spread | None
     server_clip: ServerClip
     full_clip: ServerClip  # all the footage in one clip, once cold and once warm
@@ -347,27 +355,41 @@ def _server_clip(client: httpx.Client, starts: list[datetime], seconds: float) -
     )
 
 
-def _page_costs(context: BrowserContext, base: str, repeat: int) -> list[PageCost]:
-    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(base))
-    offsite: list[str] = []
+def _load(context: BrowserContext, url: str, origin: str) -> tuple[dict[str, Any], int]:
+    """Load ``url`` in a new tab: (PAGE_FIGURES, requests to another origin)."""
+    offsite = 0
 
     def watch(request: Request) -> None:
-        url = request.url
-        if urlsplit(url).scheme not in ("data", "blob") and not url.startswith(origin):
-            offsite.append(url)
+        nonlocal offsite
+        if urlsplit(request.url).scheme not in ("data", "blob", "about"):
+            offsite += not request.url.startswith(origin)
 
-    context.on("request", watch)
+    page = context.new_page()
+    try:
+        page.on("request", watch)
+        page.goto(url, wait_until="load")
+        page.wait_for_timeout(200)  # loadEventEnd is set just after the load event
+        figures: dict[str, Any] = page.evaluate(PAGE_FIGURES)
+    finally:
+        page.close()
+    return figures, offsite
+
+
+def _page_costs(context: BrowserContext, base: str, repeat: int) -> list[PageCost]:
+    """Each page ``repeat`` times, round robin (so a busy moment spreads over all), after
+    one load not counted (Chromium's first tab starts its renderer and network service)."""
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(base))
+    _load(context, base + "/", origin)
+    runs: dict[str, list[dict[str, Any]]] = {path: [] for _, path in PAGES}
+    offsite = dict.fromkeys(runs, 0)
+    for _ in range(repeat):
+        for _, path in PAGES:
+            figures, away = _load(context, base + path, origin)
+            runs[path].append(figures)
+            offsite[path] += away
     costs = []
     for name, path in PAGES:
-        runs: list[dict[str, Any]] = []
-        offsite.clear()
-        for _ in range(repeat):
-            page = context.new_page()
-            page.goto(base + path, wait_until="load")
-            page.wait_for_timeout(200)  # loadEventEnd is set just after the load event
-            runs.append(page.evaluate(PAGE_FIGURES))
-            page.close()
-        last = runs[-1]
+        last = runs[path][-1]
         costs.append(
             PageCost(
                 name=name,
@@ -380,10 +402,10 @@ def _page_costs(context: BrowserContext, base: str, repeat: int) -> list[PageCos
                 + last["js_transfer"]
                 + last["css_transfer"],
                 other_bytes=last["other"],
-                api_calls=max(r["api"] for r in runs),
-                offsite_requests=len(offsite),
-                dom_content_loaded_ms=spread([r["dcl"] for r in runs]),
-                load_ms=spread([r["load"] for r in runs]),
+                api_calls=max(r["api"] for r in runs[path]),
+                offsite_requests=offsite[path],
+                dom_content_loaded_ms=spread([r["dcl"] for r in runs[path]]),
+                load_ms=spread([r["load"] for r in runs[path]]),
             )
         )
     return costs
@@ -414,7 +436,12 @@ def _absolute(base: str, url: str) -> str:
 
 
 def _trial(
-    context: BrowserContext, base: str, day: str, day_start: datetime, moment: datetime
+    context: BrowserContext,
+    base: str,
+    day: str,
+    day_start: datetime,
+    moment: datetime,
+    footage_end: datetime,
 ) -> PlaybackTrial:
     page = context.new_page()
     try:
@@ -448,6 +475,18 @@ def _trial(
                }""",
             cold["url"],
         )
+        switch = None
+        if clip >= TIMELINE_CHUNK_S - 1 and (footage_end - moment).total_seconds() > clip + 3:
+            # Near the end of the chunk (the page asks for the next one ahead), play on.
+            page.evaluate(
+                """() => { const v = document.getElementById('timeline-video');
+                           window.__bench.reset(); v.currentTime = v.duration - 2; v.play(); }"""
+            )
+            _await(page, "frame")
+            nxt = page.evaluate("() => ({...window.__bench})")
+            if nxt["url"] == cold["url"] or "ended" not in nxt:
+                raise RuntimeError(f"the page did not go on with the next chunk: {nxt}")
+            switch = round(nxt["frame"] - nxt["ended"], 1)
     finally:
         page.close()
 
@@ -468,6 +507,7 @@ def _trial(
         warm_click_to_frame_ms=round(warm["frame"] - warm["click"], 1),
         seek_to_seeked_ms=round(seek["seeked"] - seek["seek"], 1),
         seek_to_frame_ms=round(seek["seekFrame"] - seek["seek"], 1),
+        chunk_switch_ms=switch,
     )
 
 
@@ -512,7 +552,7 @@ def _measure(
                 moment = span_start + timedelta(seconds=3 + i * TRIAL_SPACING_S)
                 if moment >= span_end - timedelta(seconds=4):
                     moment = span_start + timedelta(seconds=3 + (i % 2))
-                trials.append(_trial(context, base, day, day_start, moment))
+                trials.append(_trial(context, base, day, day_start, moment, span_end))
                 t = trials[-1]
                 progress(
                     f"playback trial {i + 1}/{repeat}: cold {t.cold_click_to_frame_ms:.0f} ms, "
@@ -560,6 +600,7 @@ def run(
     cold = spread([t.cold_click_to_frame_ms for t in trials])
     warm = spread([t.warm_click_to_frame_ms for t in trials])
     seek = spread([t.seek_to_frame_ms for t in trials])
+    switches = [t.chunk_switch_ms for t in trials if t.chunk_switch_ms is not None]
     servers = [t.cold_server_ms for t in trials if t.cold_server_ms is not None]
     return DashboardResult(
         camera=CAMERA,
@@ -580,4 +621,5 @@ def run(
         cold_met=cold.median <= FIRST_FRAME_TARGET_MS,
         warm_met=warm.median <= FIRST_FRAME_TARGET_MS,
         seek_met=seek.median <= FIRST_FRAME_TARGET_MS,
+        chunk_switch_ms=spread(switches) if switches else None,
     )

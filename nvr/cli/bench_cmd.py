@@ -487,6 +487,8 @@ def playback_table(result: dashboard.DashboardResult) -> Table:
         _verdict(result.seek_met),
     )
     table.add_row("  currentTime -> seeked", spread_of([x.seek_to_seeked_ms for x in t]))
+    if result.chunk_switch_ms is not None:
+        table.add_row("next chunk: ended -> its first frame", _ms(result.chunk_switch_ms))
     for label, clip in (("clip route", result.server_clip), ("clip route, all", result.full_clip)):
         table.add_row(
             f"{label}: {clip.seconds:.0f} s, {_kb(clip.bytes)} kB, cold (built) -> headers",
@@ -546,8 +548,8 @@ def dashboard_command(
         ),
         f"{result.footage_seconds:.0f} s recorded in {result.segment_seconds} s segments before "
         f"the trials, {result.footage_kbit_s:.0f} kbit/s; a clip is built whole (decrypt + "
-        "remux) before its first byte, so a real camera's bit rate and the page's 10-minute "
-        "chunks cost more (docs/performance.md)",
+        "remux) before its first byte, so a real camera's bit rate costs more per clip "
+        "(docs/performance.md, Dashboard)",
         "Live page measured with RTCPeerConnection removed (snapshot fallback, no WebRTC "
         "outside a namespace); times include Chromium's own start-up work per tab.",
     ]

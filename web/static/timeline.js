@@ -8,7 +8,12 @@ import { api, el, ensureUnlocked, session } from "/static/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 1000; // viewBox units across the visible window
-const CHUNK = 600; // seconds per clip (the clip route's limit)
+// Seconds per clip. The box builds a clip whole before its first byte (about 2 ms per
+// second of 4 Mbit/s footage on a small x86 box, more on a Pi), so a short clip starts
+// fast and fits the box's clip cache; the next one is asked for AHEAD seconds before the
+// end of the one playing, so it is built by the time it is needed (docs/design/playback.md).
+const CHUNK = 60;
+const AHEAD = 15;
 const PRE_ROLL = 5;
 
 const form = document.getElementById("timeline-form");
@@ -26,7 +31,7 @@ const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 let day = null; // the last timeline answer
 let cursor = null; // the picked moment (ms since epoch)
-let playing = null; // {camera, end}: the chunk playing, to continue after it
+let playing = null; // {camera, start, end, ahead}: the chunk playing, to continue after it
 let generation = 0; // a newer load makes an older one drop its answer
 
 function iso(ms) {
@@ -218,24 +223,40 @@ async function pick(ms, andPlay) {
   if (andPlay) await play(ms);
 }
 
-async function play(ms) {
+// The chunk to play from ``ms``: [start, end] within one span, or null.
+function chunkFrom(ms) {
   const found = footageFrom(ms);
+  if (!found) return null;
+  return [found[0], Math.min(found[0] + CHUNK * 1000, found[1])];
+}
+
+function clipUrl(camera, [start, end]) {
+  return `/api/v1/cameras/${encodeURIComponent(camera)}/clip?start=${iso(start)}&end=${iso(end)}`;
+}
+
+// Build the next chunk now (one byte asked for): the box keeps it for a minute.
+function ahead() {
+  const next = chunkFrom(playing.end);
+  if (next) fetch(clipUrl(playing.camera, next), { headers: { Range: "bytes=0-0" } }).catch(() => {});
+}
+
+async function play(ms) {
+  const found = chunkFrom(ms);
   player.hidden = false;
   if (!found) {
     playerNote.textContent = `Nothing recorded after ${clock(ms, true)} this day.`;
     return;
   }
-  const [start, spanEnd] = found;
+  const [start, end] = found;
   if (!(await ensureUnlocked())) {
     playerNote.textContent = "Footage is locked.";
     return;
   }
-  const end = Math.min(start + CHUNK * 1000, spanEnd);
   const camera = day.camera;
-  playing = { camera, start, end };
+  playing = { camera, start, end, ahead: false };
   const skipped = start > ms + 1000 ? ` (nothing recorded at ${clock(ms, true)})` : "";
   playerNote.textContent = `${camera} from ${clock(start, true)}${skipped}`;
-  video.src = `/api/v1/cameras/${encodeURIComponent(camera)}/clip?start=${iso(start)}&end=${iso(end)}`;
+  video.src = clipUrl(camera, found);
   video.play().catch(() => {});
 }
 
@@ -244,6 +265,10 @@ video.addEventListener("timeupdate", () => {
   if (!playing) return;
   cursor = playing.start + video.currentTime * 1000;
   draw();
+  if (!playing.ahead && video.duration - video.currentTime < AHEAD) {
+    playing.ahead = true;
+    ahead();
+  }
 });
 video.addEventListener("ended", () => {
   if (playing && day && day.camera === playing.camera) play(playing.end);
