@@ -24,10 +24,11 @@ are ``nvr.bench.live`` (which needs a network namespace, so root); the CLI runs 
    page (``event.timeStamp`` / ``performance.now()``): click -> ``<video>.src`` set (the
    page's own work: unlock check), -> ``loadeddata``, -> the first frame presented
    (``requestVideoFrameCallback``); seek: ``currentTime`` set -> ``seeked`` -> the next
-   frame. When the clip is a whole chunk (``TIMELINE_CHUNK_S``) and more footage follows,
-   the video is then moved to 2 s before its end: ``ended`` -> the next chunk's first frame
-   (the page asks for the next chunk ahead of time). The clip request's Resource Timing
-   gives the server's share (request sent -> first byte). Median and range.
+   frame. When the clip is a whole first chunk (``TIMELINE_FIRST_CHUNK_S``) and more
+   footage follows, the video is then moved to 2 s before its end: ``ended`` -> the next
+   chunk's first frame (the page asks for the next chunk ahead of time). The clip
+   request's Resource Timing gives the server's share (request sent -> first byte).
+   Median and range.
 3. **Server side.** The clip route timed with httpx on its own session (its cache entries
    are its own: cold again): a clip of ``server_clip_seconds`` at the start of the footage
    ``repeat`` times cold (each a different start second) and warm, plus one clip of all the
@@ -71,12 +72,12 @@ PAGES = (("Status", "/"), ("Live", "/live"), ("Events", "/events"), ("Timeline",
 FLAGS = [f for f in CHROMIUM_FLAGS if "peer-connection" not in f and "Mdns" not in f]
 FIRST_FRAME_TARGET_MS = 500
 DEFAULT_REPEAT = 5
-DEFAULT_RECORD_SECONDS = 100.0  # the first trials' clips then have a next chunk
+DEFAULT_RECORD_SECONDS = 60.0
 DEFAULT_SEGMENT_SECONDS = 10
 SERVER_CLIP_SECONDS = 20
 TRIAL_SPACING_S = 8  # seconds between the cold trials' moments (> a pixel of the hour zoom)
 STEP_TIMEOUT_MS = 30_000
-TIMELINE_CHUNK_S = 60  # the Timeline page's clip length (CHUNK in web/static/timeline.js)
+TIMELINE_FIRST_CHUNK_S = 20  # the Timeline's first clip after a click (web/static/timeline.js)
 DEMO_VIDEO = "960x540 H.264, 10 fps, a keyframe every 2 s (the demo doorbell)"
 
 NO_WEBRTC = """
@@ -476,7 +477,7 @@ def _trial(
             cold["url"],
         )
         switch = None
-        if clip >= TIMELINE_CHUNK_S - 1 and (footage_end - moment).total_seconds() > clip + 3:
+        if clip >= TIMELINE_FIRST_CHUNK_S - 1 and (footage_end - moment).total_seconds() > clip + 3:
             # Near the end of the chunk (the page asks for the next one ahead), play on.
             page.evaluate(
                 """() => { const v = document.getElementById('timeline-video');

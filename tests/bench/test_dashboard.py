@@ -1,6 +1,7 @@
-"""``nvr.bench.dashboard`` and ``nvr bench dashboard`` at a tiny size (one run, the
-shortest recording): the real service on 127.0.0.1 and the real browser, figures
-well-formed. No timing is asserted (benchmarks are not tests)."""
+"""``nvr.bench.dashboard`` and ``nvr bench dashboard`` at a tiny size (one run, 30 s of
+footage: enough for the Timeline's first chunk and the switch to the next): the real
+service on 127.0.0.1 and the real browser, figures well-formed. No timing is asserted
+(benchmarks are not tests)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_tiny_run_prints_the_tables_and_writes_json(
 
     monkeypatch.setattr(dashboard, "run", here)
     out = tmp_path / "dashboard.json"
-    args = ["bench", "dashboard", "--repeat", "1", "--record-seconds", "10", "--no-live"]
+    args = ["bench", "dashboard", "--repeat", "1", "--record-seconds", "30", "--no-live"]
     assert main([*args, "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "cold clip: click -> first frame" in printed
@@ -62,11 +63,15 @@ def test_tiny_run_prints_the_tables_and_writes_json(
     assert 0 < trial["cold_click_to_src_ms"] < trial["cold_click_to_frame_ms"]
     assert trial["cold_click_to_loadeddata_ms"] <= trial["cold_click_to_frame_ms"]
     assert trial["seek_to_seeked_ms"] <= trial["seek_to_frame_ms"]
+    # The page went on with the next chunk after the first (20 s) one ended.
+    assert trial["clip_seconds"] >= dashboard.TIMELINE_FIRST_CHUNK_S - 1
+    assert trial["chunk_switch_ms"] is not None
+    assert figures["chunk_switch_ms"]["runs"] == [trial["chunk_switch_ms"]]
     for key in ("cold_first_frame_ms", "warm_first_frame_ms", "seek_first_frame_ms"):
         assert len(figures[key]["runs"]) == 1
     assert figures["server_clip"]["bytes"] > 0
     assert figures["full_clip"]["seconds"] >= figures["server_clip"]["seconds"]
-    assert figures["footage_seconds"] >= 10
+    assert figures["footage_seconds"] >= 30
     assert figures["first_frame_target_ms"] == 500
     assert figures["live"] is None  # --no-live
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dashboard.json"]  # folder gone

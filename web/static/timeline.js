@@ -8,10 +8,12 @@ import { api, el, ensureUnlocked, session } from "/static/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 1000; // viewBox units across the visible window
-// Seconds per clip. The box builds a clip whole before its first byte (about 2 ms per
-// second of 4 Mbit/s footage on a small x86 box, more on a Pi), so a short clip starts
-// fast and fits the box's clip cache; the next one is asked for AHEAD seconds before the
-// end of the one playing, so it is built by the time it is needed (docs/design/playback.md).
+// Seconds per clip. The box builds a clip whole before its first byte (2 to 7 ms per
+// second of 4 Mbit/s footage on a small x86 box, more on a Pi), so the first clip after a
+// click is short (it starts fast), the following ones a minute (they fit the box's clip
+// cache); each next one is asked for AHEAD seconds before the end of the one playing, so
+// it is built by the time it is needed (docs/design/bench-dashboard.md).
+const FIRST_CHUNK = 20;
 const CHUNK = 60;
 const AHEAD = 15;
 const PRE_ROLL = 5;
@@ -223,11 +225,11 @@ async function pick(ms, andPlay) {
   if (andPlay) await play(ms);
 }
 
-// The chunk to play from ``ms``: [start, end] within one span, or null.
-function chunkFrom(ms) {
+// The chunk of ``seconds`` to play from ``ms``: [start, end] within one span, or null.
+function chunkFrom(ms, seconds) {
   const found = footageFrom(ms);
   if (!found) return null;
-  return [found[0], Math.min(found[0] + CHUNK * 1000, found[1])];
+  return [found[0], Math.min(found[0] + seconds * 1000, found[1])];
 }
 
 function clipUrl(camera, [start, end]) {
@@ -236,12 +238,14 @@ function clipUrl(camera, [start, end]) {
 
 // Build the next chunk now (one byte asked for): the box keeps it for a minute.
 function ahead() {
-  const next = chunkFrom(playing.end);
+  const next = chunkFrom(playing.end, CHUNK);
   if (next) fetch(clipUrl(playing.camera, next), { headers: { Range: "bytes=0-0" } }).catch(() => {});
 }
 
-async function play(ms) {
-  const found = chunkFrom(ms);
+// Play from ``ms``: a picked moment (``first``: a short first chunk) or the end of the
+// chunk that just ended.
+async function play(ms, first = true) {
+  const found = chunkFrom(ms, first ? FIRST_CHUNK : CHUNK);
   player.hidden = false;
   if (!found) {
     playerNote.textContent = `Nothing recorded after ${clock(ms, true)} this day.`;
@@ -271,7 +275,7 @@ video.addEventListener("timeupdate", () => {
   }
 });
 video.addEventListener("ended", () => {
-  if (playing && day && day.camera === playing.camera) play(playing.end);
+  if (playing && day && day.camera === playing.camera) play(playing.end, false);
 });
 video.addEventListener("error", async () => {
   if (!video.src) return;
