@@ -33,7 +33,9 @@ const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 let day = null; // the last timeline answer
 let cursor = null; // the picked moment (ms since epoch)
-let playing = null; // {camera, start, end, ahead}: the chunk playing, to continue after it
+// The chunk playing, to continue after it: {camera, start (the time at the video's 0),
+// end (asked for), ahead (next one asked for), nextStart (where that one's video begins)}.
+let playing = null;
 let generation = 0; // a newer load makes an older one drop its answer
 
 function iso(ms) {
@@ -236,10 +238,19 @@ function clipUrl(camera, [start, end]) {
   return `/api/v1/cameras/${encodeURIComponent(camera)}/clip?start=${iso(start)}&end=${iso(end)}`;
 }
 
-// Build the next chunk now (one byte asked for): the box keeps it for a minute.
+// Build the next chunk now (one byte asked for): the box keeps it for a minute. Its
+// answer says where its video begins: at the keyframe before the chunk's start, up to a
+// GOP that this chunk already showed, which the switch then skips.
 function ahead() {
-  const next = chunkFrom(playing.end, CHUNK);
-  if (next) fetch(clipUrl(playing.camera, next), { headers: { Range: "bytes=0-0" } }).catch(() => {});
+  const now = playing;
+  const next = chunkFrom(now.end, CHUNK);
+  if (!next) return;
+  fetch(clipUrl(now.camera, next), { headers: { Range: "bytes=0-0" } })
+    .then((r) => {
+      const begins = Date.parse(r.headers.get("Porchlight-Clip-Start") || "");
+      if (r.ok && !Number.isNaN(begins)) now.nextStart = begins;
+    })
+    .catch(() => {});
 }
 
 // Play from ``ms``: a picked moment (``first``: a short first chunk) or the end of the
@@ -257,7 +268,19 @@ async function play(ms, first = true) {
     return;
   }
   const camera = day.camera;
-  playing = { camera, start, end, ahead: false };
+  const begins = !first && playing && playing.nextStart <= start ? playing.nextStart : null;
+  playing = { camera, start: begins ?? start, end, ahead: false };
+  if (begins !== null && start > begins) {
+    const mine = playing;
+    const skip = (start - begins) / 1000;
+    video.addEventListener(
+      "loadedmetadata",
+      () => {
+        if (playing === mine) video.currentTime = skip;
+      },
+      { once: true },
+    );
+  }
   const skipped = start > ms + 1000 ? ` (nothing recorded at ${clock(ms, true)})` : "";
   playerNote.textContent = `${camera} from ${clock(start, true)}${skipped}`;
   video.src = clipUrl(camera, found);
