@@ -104,7 +104,10 @@ PROBE = """
   document.addEventListener("loadeddata", (e) => {
     if (b.loadeddata !== undefined) return;
     b.loadeddata = e.timeStamp;
-    e.target.requestVideoFrameCallback((now) => once("frame", now));
+    e.target.requestVideoFrameCallback((now, meta) => {
+      once("frame", now);
+      once("mediaTime", meta.mediaTime);
+    });
   }, true);
   document.addEventListener("seeked", (e) => {
     if (b.seek === undefined || b.seeked !== undefined) return;
@@ -188,6 +191,8 @@ class PlaybackTrial:
     seek_to_seeked_ms: float
     seek_to_frame_ms: float
     chunk_switch_ms: float | None  # end of the chunk -> the next chunk's first frame
+    # where in its clip the next chunk's first frame was (> 0: the GOP shown before skipped)
+    chunk_switch_media_s: float | None
 
 
 @dataclass(frozen=True)
@@ -476,7 +481,7 @@ def _trial(
                }""",
             cold["url"],
         )
-        switch = None
+        switch = switch_at = None
         if clip >= TIMELINE_FIRST_CHUNK_S - 1 and (footage_end - moment).total_seconds() > clip + 3:
             # Near the end of the chunk (the page asks for the next one ahead), play on.
             page.evaluate(
@@ -488,6 +493,7 @@ def _trial(
             if nxt["url"] == cold["url"] or "ended" not in nxt:
                 raise RuntimeError(f"the page did not go on with the next chunk: {nxt}")
             switch = round(nxt["frame"] - nxt["ended"], 1)
+            switch_at = round(float(nxt["mediaTime"]), 3)
     finally:
         page.close()
 
@@ -509,6 +515,7 @@ def _trial(
         seek_to_seeked_ms=round(seek["seeked"] - seek["seek"], 1),
         seek_to_frame_ms=round(seek["seekFrame"] - seek["seek"], 1),
         chunk_switch_ms=switch,
+        chunk_switch_media_s=switch_at,
     )
 
 

@@ -489,6 +489,11 @@ def playback_table(result: dashboard.DashboardResult) -> Table:
     table.add_row("  currentTime -> seeked", spread_of([x.seek_to_seeked_ms for x in t]))
     if result.chunk_switch_ms is not None:
         table.add_row("next chunk: ended -> its first frame", _ms(result.chunk_switch_ms))
+        skipped = [x.chunk_switch_media_s for x in t if x.chunk_switch_media_s is not None]
+        table.add_row(
+            "  its first frame, s into its clip (GOP already shown, skipped)",
+            ", ".join(f"{x:.1f}" for x in skipped),
+        )
     for label, clip in (("clip route", result.server_clip), ("clip route, all", result.full_clip)):
         table.add_row(
             f"{label}: {clip.seconds:.0f} s, {_kb(clip.bytes)} kB, cold (built) -> headers",

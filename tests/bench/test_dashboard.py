@@ -66,6 +66,7 @@ def test_tiny_run_prints_the_tables_and_writes_json(
     # The page went on with the next chunk after the first (20 s) one ended.
     assert trial["clip_seconds"] >= dashboard.TIMELINE_FIRST_CHUNK_S - 1
     assert trial["chunk_switch_ms"] is not None
+    assert trial["chunk_switch_media_s"] >= 0  # 0 only if the chunk began on a keyframe
     assert figures["chunk_switch_ms"]["runs"] == [trial["chunk_switch_ms"]]
     for key in ("cold_first_frame_ms", "warm_first_frame_ms", "seek_first_frame_ms"):
         assert len(figures[key]["runs"]) == 1
