@@ -9,6 +9,7 @@ figures).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from datetime import UTC, datetime
@@ -19,8 +20,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nvr.bench import document, record, storage
+from nvr.bench import dashboard, document, record, storage
 from nvr.bench.machine import Machine, describe
+from nvr.cli import options
 from nvr.errors import UserError
 
 if TYPE_CHECKING:
@@ -99,26 +101,9 @@ def storage_command(
     megabytes: Annotated[
         int, typer.Option("--megabytes", min=1, help="Plaintext size in MiB.", metavar="N")
     ] = storage.DEFAULT_SIZE // 2**20,
-    repeat: Annotated[
-        int,
-        typer.Option("--repeat", min=1, help="Repetitions (the median is reported).", metavar="N"),
-    ] = 3,
-    folder: Annotated[
-        Path | None,
-        typer.Option(
-            "--dir",
-            help="Folder to write in; put it on the data directory's filesystem. "
-            "Default: the system temp folder.",
-            file_okay=False,
-            metavar="DIR",
-        ),
-    ] = None,
-    json_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
-        ),
-    ] = None,
+    repeat: Annotated[int, options.BENCH_REPEAT] = 3,
+    folder: Annotated[Path | None, options.BENCH_DIR] = None,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
     log_n: Annotated[
         int | None,
         typer.Option(
@@ -163,14 +148,15 @@ def _report(
     kind: str,
     result: Any,
     machine: Machine,
-    table: Table,
+    table: Table | list[Table],
     summary: list[str],
     json_file: Path | None,
 ) -> None:
-    """Print the machine, the table and the summary; write the JSON document if asked."""
+    """Print the machine, the table(s) and the summary; write the JSON document if asked."""
     for line in machine_lines(machine):
         out.print(line, highlight=False, markup=False, soft_wrap=True)
-    out.print(table)
+    for each in table if isinstance(table, list) else [table]:
+        out.print(each)
     for line in summary:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
     if json_file is not None:
@@ -272,22 +258,8 @@ def record_command(
             "--segment-seconds", min=1.0, max=3600.0, help="Recorder segment length.", metavar="S"
         ),
     ] = record.SEGMENT_SECONDS,
-    folder: Annotated[
-        Path | None,
-        typer.Option(
-            "--dir",
-            help="Folder to record in; put it on the data directory's filesystem. "
-            "Default: the system temp folder.",
-            file_okay=False,
-            metavar="DIR",
-        ),
-    ] = None,
-    json_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
-        ),
-    ] = None,
+    folder: Annotated[Path | None, options.BENCH_DIR] = None,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
 ) -> None:
     """Record N cameras at once from GStreamer's RTSP server (1080p H.264, ~4 Mbit/s):
     CPU per stream, RSS, packets lost; and playback time to first byte. Needs a Porchlight
@@ -357,16 +329,8 @@ def motion_command(
         int,
         typer.Option("--passes", min=1, help="Passes of the detector over the scene.", metavar="N"),
     ] = 20,
-    repeat: Annotated[
-        int,
-        typer.Option("--repeat", min=1, help="Decode runs (the median is reported).", metavar="N"),
-    ] = 5,
-    json_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
-        ),
-    ] = None,
+    repeat: Annotated[int, options.BENCH_REPEAT] = 5,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
 ) -> None:
     """Motion detection's cost: the detector per analysed frame (320x180, decode
     excluded), decoding a 640x360 15 fps sub-stream analysed at 5 fps, the total per
@@ -424,12 +388,7 @@ def live_command(
         float, typer.Option("--seconds", min=1.0, help="Measured seconds, each phase.", metavar="S")
     ] = 20.0,
     trials: Annotated[int, typer.Option("--trials", min=1, help="First-frame trials.")] = 5,
-    json_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
-        ),
-    ] = None,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
 ) -> None:
     """Live view: page load to first frame in Chromium, and the service's CPU per viewer,
     with ``nvr demo`` inside a network namespace it creates (root only; Debian chromium
@@ -455,3 +414,155 @@ def live_command(
         "is not in it.",
     ]
     _report(out, "live", result, machine, live_table(result), summary, json_file)
+
+
+def _kb(n: float) -> str:
+    return f"{n / 1000:.1f}"
+
+
+def _ms(s: dashboard.Spread) -> str:
+    return f"{s.median:.0f} ({s.low:.0f}-{s.high:.0f})"
+
+
+def pages_table(result: dashboard.DashboardResult) -> Table:
+    table = Table(
+        title=f"dashboard pages in Chromium (nvr demo on 127.0.0.1), kB decoded; ms from "
+        f"navigation start, median (range) of {result.repeat}",
+        title_justify="left",
+    )
+    headings = ("page", "HTML", "JS", "CSS", "total kB", "sent kB", "API calls", "off-box")
+    for heading in (*headings, "DOMContentLoaded ms", "load ms"):
+        table.add_column(heading, justify="left" if heading == "page" else "right")
+    for p in result.pages:
+        table.add_row(
+            f"{p.name} ({p.path})",
+            _kb(p.html_bytes),
+            _kb(p.js_bytes),
+            _kb(p.css_bytes),
+            _kb(p.total_bytes),
+            _kb(p.transferred_bytes),
+            str(p.api_calls),
+            str(p.offsite_requests),
+            _ms(p.dom_content_loaded_ms),
+            _ms(p.load_ms),
+        )
+    return table
+
+
+def playback_table(result: dashboard.DashboardResult) -> Table:
+    clips = [t.clip_seconds for t in result.trials]
+    table = Table(
+        title=f"playback on the Timeline page: {result.video}; clips of "
+        f"{min(clips):.0f}-{max(clips):.0f} s; median (range) of {result.repeat}",
+        title_justify="left",
+    )
+    for heading in ("figure", "ms", "target", "verdict"):
+        table.add_column(heading, justify="left" if heading == "figure" else "right")
+    target = f"<= {result.first_frame_target_ms} ms"
+
+    def spread_of(values: list[float]) -> str:
+        return _ms(dashboard.spread(values))
+
+    t = result.trials
+    table.add_row(
+        "cold clip: click -> first frame",
+        _ms(result.cold_first_frame_ms),
+        target,
+        _verdict(result.cold_met),
+    )
+    table.add_row("  click -> <video> src set", spread_of([x.cold_click_to_src_ms for x in t]))
+    table.add_row("  click -> loadeddata", spread_of([x.cold_click_to_loadeddata_ms for x in t]))
+    if result.cold_server_ms is not None:
+        table.add_row("  clip request -> first byte", _ms(result.cold_server_ms))
+    table.add_row(
+        "warm clip (cached): click -> first frame",
+        _ms(result.warm_first_frame_ms),
+        target,
+        _verdict(result.warm_met),
+    )
+    table.add_row(
+        "seek in the clip: currentTime -> next frame",
+        _ms(result.seek_first_frame_ms),
+        target,
+        _verdict(result.seek_met),
+    )
+    table.add_row("  currentTime -> seeked", spread_of([x.seek_to_seeked_ms for x in t]))
+    if result.chunk_switch_ms is not None:
+        table.add_row("next chunk: ended -> its first frame", _ms(result.chunk_switch_ms))
+        skipped = [x.chunk_switch_media_s for x in t if x.chunk_switch_media_s is not None]
+        table.add_row(
+            "  its first frame, s into its clip (GOP already shown, skipped)",
+            ", ".join(f"{x:.1f}" for x in skipped),
+        )
+    for label, clip in (("clip route", result.server_clip), ("clip route, all", result.full_clip)):
+        table.add_row(
+            f"{label}: {clip.seconds:.0f} s, {_kb(clip.bytes)} kB, cold (built) -> headers",
+            _ms(clip.cold_ms),
+        )
+        table.add_row(f"{label}: same clip again (cached) -> headers", _ms(clip.warm_ms))
+    return table
+
+
+@app.command("dashboard")
+def dashboard_command(
+    repeat: Annotated[int, options.BENCH_REPEAT] = dashboard.DEFAULT_REPEAT,
+    record_seconds: Annotated[
+        float,
+        typer.Option(
+            "--record-seconds",
+            min=10.0,
+            help="Footage to record before the playback trials.",
+            metavar="S",
+        ),
+    ] = dashboard.DEFAULT_RECORD_SECONDS,
+    with_live: Annotated[
+        bool | None,
+        typer.Option(
+            "--live/--no-live",
+            help="Also run 'nvr bench live' (root). Default: when this machine can.",
+        ),
+    ] = None,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
+) -> None:
+    """The dashboard in Chromium: each page's weight and load times, playback time to
+    first frame (a cold clip, a cached one, a seek) with the clip route's own time, and,
+    as root, the live view's figures ('nvr bench live', with --repeat first-frame trials).
+    Runs 'nvr demo' on 127.0.0.1 (Debian chromium and the playwright package)."""
+    from nvr.bench import live
+
+    if reason := dashboard.unavailable():
+        raise UserError(f"cannot run the dashboard benchmark: {reason}")
+    live_reason = live.unavailable()
+    if with_live and live_reason:
+        raise UserError(f"cannot run the live part: {live_reason}", hint="or give --no-live")
+    err = Console(stderr=True)
+    out = Console(width=max(140, Console().width))
+    where = Path(tempfile.gettempdir())
+    machine = describe(where)
+
+    def progress(line: str) -> None:
+        err.print(f"[dim]{line}[/dim]", highlight=False)
+
+    result = dashboard.run(where, repeat=repeat, record_seconds=record_seconds, progress=progress)
+    summary = [
+        "cold first frame per trial: "
+        + ", ".join(
+            f"{x.cold_click_to_frame_ms:.0f} ms ({x.clip_seconds:.0f} s clip, "
+            f"{_kb(x.clip_bytes)} kB)"
+            for x in result.trials
+        ),
+        f"{result.footage_seconds:.0f} s recorded in {result.segment_seconds} s segments before "
+        f"the trials, {result.footage_kbit_s:.0f} kbit/s; a clip is built whole (decrypt + "
+        "remux) before its first byte, so a real camera's bit rate costs more per clip "
+        "(docs/performance.md, Dashboard)",
+        "Live page measured with RTCPeerConnection removed (snapshot fallback, no WebRTC "
+        "outside a namespace); times include Chromium's own start-up work per tab.",
+    ]
+    tables = [pages_table(result), playback_table(result)]
+    if with_live is not False and live_reason is None:
+        result = dataclasses.replace(result, live=live.run(where, trials=repeat, progress=progress))
+        assert result.live is not None
+        tables.append(live_table(result.live))
+    elif live_reason:
+        summary.append(f"live view not measured: {live_reason}")
+    _report(out, "dashboard", result, machine, tables, summary, json_file)

@@ -98,3 +98,22 @@ def passphrase(path: Path) -> Iterator[bytes]:
         yield bytes(buf)
     finally:
         wipe(buf)
+
+
+# `nvr bench ...`: the options every benchmark spells the same way.
+BENCH_JSON = typer.Option(
+    "--json",
+    help="Also write the figures and the machine as JSON.",
+    metavar="FILE",
+    dir_okay=False,
+)
+BENCH_REPEAT = typer.Option(
+    "--repeat", min=1, help="Runs of each measurement (the median is reported).", metavar="N"
+)
+BENCH_DIR = typer.Option(
+    "--dir",
+    help="Folder to work in; put it on the data directory's filesystem. "
+    "Default: the system temp folder.",
+    file_okay=False,
+    metavar="DIR",
+)

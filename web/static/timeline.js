@@ -8,7 +8,14 @@ import { api, el, ensureUnlocked, session } from "/static/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 1000; // viewBox units across the visible window
-const CHUNK = 600; // seconds per clip (the clip route's limit)
+// Seconds per clip. The box builds a clip whole before its first byte (2 to 7 ms per
+// second of 4 Mbit/s footage on a small x86 box, more on a Pi), so the first clip after a
+// click is short (it starts fast), the following ones a minute (they fit the box's clip
+// cache); each next one is asked for AHEAD seconds before the end of the one playing, so
+// it is built by the time it is needed (docs/design/bench-dashboard.md).
+const FIRST_CHUNK = 20;
+const CHUNK = 60;
+const AHEAD = 15;
 const PRE_ROLL = 5;
 
 const form = document.getElementById("timeline-form");
@@ -26,7 +33,9 @@ const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 let day = null; // the last timeline answer
 let cursor = null; // the picked moment (ms since epoch)
-let playing = null; // {camera, end}: the chunk playing, to continue after it
+// The chunk playing, to continue after it: {camera, start (the time at the video's 0),
+// end (asked for), ahead (next one asked for), nextStart (where that one's video begins)}.
+let playing = null;
 let generation = 0; // a newer load makes an older one drop its answer
 
 function iso(ms) {
@@ -218,24 +227,63 @@ async function pick(ms, andPlay) {
   if (andPlay) await play(ms);
 }
 
-async function play(ms) {
+// The chunk of ``seconds`` to play from ``ms``: [start, end] within one span, or null.
+function chunkFrom(ms, seconds) {
   const found = footageFrom(ms);
+  if (!found) return null;
+  return [found[0], Math.min(found[0] + seconds * 1000, found[1])];
+}
+
+function clipUrl(camera, [start, end]) {
+  return `/api/v1/cameras/${encodeURIComponent(camera)}/clip?start=${iso(start)}&end=${iso(end)}`;
+}
+
+// Build the next chunk now (one byte asked for): the box keeps it for a minute. Its
+// answer says where its video begins: at the keyframe before the chunk's start, up to a
+// GOP that this chunk already showed, which the switch then skips.
+function ahead() {
+  const now = playing;
+  const next = chunkFrom(now.end, CHUNK);
+  if (!next) return;
+  fetch(clipUrl(now.camera, next), { headers: { Range: "bytes=0-0" } })
+    .then((r) => {
+      const begins = Date.parse(r.headers.get("Porchlight-Clip-Start") || "");
+      if (r.ok && !Number.isNaN(begins)) now.nextStart = begins;
+    })
+    .catch(() => {});
+}
+
+// Play from ``ms``: a picked moment (``first``: a short first chunk) or the end of the
+// chunk that just ended.
+async function play(ms, first = true) {
+  const found = chunkFrom(ms, first ? FIRST_CHUNK : CHUNK);
   player.hidden = false;
   if (!found) {
     playerNote.textContent = `Nothing recorded after ${clock(ms, true)} this day.`;
     return;
   }
-  const [start, spanEnd] = found;
+  const [start, end] = found;
   if (!(await ensureUnlocked())) {
     playerNote.textContent = "Footage is locked.";
     return;
   }
-  const end = Math.min(start + CHUNK * 1000, spanEnd);
   const camera = day.camera;
-  playing = { camera, start, end };
+  const begins = !first && playing && playing.nextStart <= start ? playing.nextStart : null;
+  playing = { camera, start: begins ?? start, end, ahead: false };
+  if (begins !== null && start > begins) {
+    const mine = playing;
+    const skip = (start - begins) / 1000;
+    video.addEventListener(
+      "loadedmetadata",
+      () => {
+        if (playing === mine) video.currentTime = skip;
+      },
+      { once: true },
+    );
+  }
   const skipped = start > ms + 1000 ? ` (nothing recorded at ${clock(ms, true)})` : "";
   playerNote.textContent = `${camera} from ${clock(start, true)}${skipped}`;
-  video.src = `/api/v1/cameras/${encodeURIComponent(camera)}/clip?start=${iso(start)}&end=${iso(end)}`;
+  video.src = clipUrl(camera, found);
   video.play().catch(() => {});
 }
 
@@ -244,9 +292,13 @@ video.addEventListener("timeupdate", () => {
   if (!playing) return;
   cursor = playing.start + video.currentTime * 1000;
   draw();
+  if (!playing.ahead && video.duration - video.currentTime < AHEAD) {
+    playing.ahead = true;
+    ahead();
+  }
 });
 video.addEventListener("ended", () => {
-  if (playing && day && day.camera === playing.camera) play(playing.end);
+  if (playing && day && day.camera === playing.camera) play(playing.end, false);
 });
 video.addEventListener("error", async () => {
   if (!video.src) return;
