@@ -16,10 +16,11 @@ with ellipses at 4x the target size, smoothed with a Gaussian (so edges are soft
 real face's are after a camera's optics) and scaled down with area averaging. The
 three-quarter pose shifts the features towards one side and shrinks the far eye: a pure
 side view drawn this way is found by neither cascade (tried), a three-quarter one by the
-profile cascade. Verified empirically (tests/redact/test_faces.py) from 30 to 140 pixels
-tall. Skin tones are light to medium: on the darkest tone the eye sockets barely differ
-from the skin and the cascades miss the face, which is itself a caveat of Haar detection
-(docs/design/redaction.md).
+profile cascade. Verified empirically (tests/redact/test_faces.py): frontal faces from
+30 pixels tall, turned ones from 40 (at 30 the left turn is missed). Skin tones are light
+to medium (``SKINS``); darker ones are not offered because little contrast between eye
+sockets and skin is a known weakness of Haar cascades, a caveat for real footage too
+(docs/design/redaction.md), not something the test scene should hide.
 """
 
 from __future__ import annotations
