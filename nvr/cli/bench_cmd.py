@@ -24,7 +24,7 @@ from nvr.bench.machine import Machine, describe
 from nvr.errors import UserError
 
 if TYPE_CHECKING:
-    from nvr.bench import live, motion
+    from nvr.bench import live, motion, redact
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -455,3 +455,58 @@ def live_command(
         "is not in it.",
     ]
     _report(out, "live", result, machine, live_table(result), summary, json_file)
+
+
+def redact_table(result: redact.RedactResult) -> Table:
+    table = Table(
+        title=f"redaction of {result.clip_seconds:g} s of the faces scene at "
+        f"{result.source_fps} fps (faces, one mask, release text; H.264 re-encode)",
+        title_justify="left",
+    )
+    for heading in ("size", "frames", "frames/s", "x real time", "detect frames/s", "CPU s"):
+        table.add_column(heading, justify="left" if heading == "size" else "right")
+    for s in result.sizes:
+        table.add_row(
+            f"{s.width}x{s.height}",
+            str(s.frames),
+            f"{s.fps:.1f}",
+            f"{s.realtime:.2f}",
+            f"{s.detect_fps:.1f}",
+            f"{s.cpu_seconds:.1f}",
+        )
+    return table
+
+
+@app.command("redact")
+def redact_command(
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=1.0, help="Clip length.", metavar="S")
+    ] = 6.0,
+    fps: Annotated[int, typer.Option("--fps", min=1, max=30, help="Clip frame rate.")] = 10,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the figures and the machine as JSON.", metavar="FILE"
+        ),
+    ] = None,
+) -> None:
+    """Redaction's speed (frames per second, face detection + blur + masks + text +
+    H.264 encode) at 1080p and 720p on the synthetic faces scene."""
+    from nvr.bench import redact as bench
+
+    where = Path(tempfile.gettempdir())
+    err = Console(stderr=True)
+    out = Console(width=max(100, Console().width))
+    machine = describe(where)
+    with tempfile.TemporaryDirectory(prefix="nvr-bench-redact-") as folder:
+        result = bench.run(
+            Path(folder),
+            seconds=seconds,
+            fps=fps,
+            progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
+        )
+    summary = [
+        "Detection runs on every frame scaled to 640 px wide (docs/design/redaction.md); "
+        "the owner watches the preview, which is encoded faster and smaller."
+    ]
+    _report(out, "redact", result, machine, redact_table(result), summary, json_file)

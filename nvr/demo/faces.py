@@ -159,7 +159,8 @@ class FaceVisitor:
     Times are seconds from ``start``: walking in for ``walk`` seconds (the face grows from
     ``near[0]`` to ``near[1]`` of the frame height as they come closer), facing the camera
     for ``look`` seconds, the head turned to the left then to the right for ``turn``
-    seconds each, then walking out to the right for ``walk`` seconds.
+    seconds each, then walking out to the right for ``walk`` seconds; again every
+    ``every`` seconds if given (the endless demo).
     """
 
     def __init__(
@@ -172,8 +173,10 @@ class FaceVisitor:
         turn: float = 1.5,
         near: tuple[float, float] = (0.15, 0.24),
         skin: Color = SKINS[0],
+        every: float | None = None,
     ) -> None:
         self.layout = layout
+        self.every = every  # repeat the visit every so many seconds (None: once)
         self.start, self.walk, self.look, self.turn = start, walk, look, turn
         self.near = near
         self._sprites = _Cache(skin)
@@ -184,6 +187,8 @@ class FaceVisitor:
     def placements(self, t: float) -> Sequence[Placement]:
         lay = self.layout
         rel = t - self.start
+        if self.every is not None and rel >= 0:
+            rel %= self.every
         if rel < 0 or rel >= self.duration():
             return []
         small, big = (round(f * lay.height) for f in self.near)

@@ -288,6 +288,14 @@ def _faces(lay: Layout, fps: int, seed: int) -> Scene:
     )
 
 
+@_register("demo_faces")
+def _demo_faces(lay: Layout, fps: int, seed: int) -> Scene:
+    # Endless: the faces scene's visitor again every 20 s (`python -m nvr.demo --scene
+    # demo_faces`), so the demo doorbell has faces to redact.
+    visitor = FaceVisitor(lay, start=1.0, skin=SKINS[seed % len(SKINS)], every=20.0)
+    return Scene("demo_faces", lay, fps=fps, seed=seed, actors=[visitor])
+
+
 @_register("demo")
 def _demo(lay: Layout, fps: int, seed: int) -> Scene:
     return Scene("demo", lay, fps=fps, seed=seed, actors=[EndlessVisits(lay, seed)])
