@@ -26,6 +26,7 @@ __all__ = [
     "MotionMask",
     "MotionZone",
     "OnvifConfig",
+    "PrivacyMask",
 ]
 
 CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -33,6 +34,16 @@ CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Point = tuple[Fraction, Fraction]
 Polygon = Annotated[list[Point], Field(min_length=3)]
+
+
+class PrivacyMask(Section):
+    """An area blacked out of every clip released from this camera (a neighbour's window,
+    a street). Filled solid by redaction; motion in it is still detected (see masks)."""
+
+    name: str | None = None
+    """Optional label, for your own reference."""
+    points: Polygon
+    """Corners of the polygon, `[x, y]` fractions of the picture (0..1), at least three."""
 
 
 Sensitivity = Literal["low", "medium", "high"]
@@ -178,6 +189,8 @@ class CameraConfig(Section):
     """Accept signed doorbell presses at `POST /api/v1/cameras/<name>/doorbell`."""
     retention: RetentionConfig | None = None
     """This camera's own retention, instead of `storage.retention`."""
+    privacy_masks: list[PrivacyMask] = Field(default_factory=list)
+    """Areas filled solid in every clip released from this camera (docs/design/redaction.md)."""
 
     @field_validator("name")
     @classmethod

@@ -8,7 +8,8 @@ Contract::
 ``render`` is deterministic in ``(name, seed, index)`` (and the size), and frames may be
 rendered in any order. ``truth.boxes`` are the ``(x, y, w, h)`` boxes of everything that
 moves in that frame, clipped to the frame, and ``truth.motion`` is ``bool(truth.boxes)``;
-outside those boxes a frame equals the empty scene's frame, except for whole-frame
+``truth.faces`` are the boxes of the faces drawn (the ``"faces"`` scene);
+outside the motion boxes a frame equals the empty scene's frame, except for whole-frame
 effects (lighting, sensor noise), which are not motion. ``scene.duration`` is the
 scene's natural length in seconds (``None`` for the endless ``"demo"``).
 
@@ -43,6 +44,7 @@ from nvr.demo.actors import (
     Visit,
     VisitsActor,
 )
+from nvr.demo.faces import SKINS, FacePlacement, FaceVisitor
 from nvr.demo.porch import Image, Layout, draw_porch
 from nvr.demo.sprites import PersonSprites, PersonStyle, paste, person_sprites, tree_sprites
 
@@ -55,6 +57,7 @@ class FrameTruth:
     index: int
     motion: bool
     boxes: tuple[Box, ...]  # x, y, w, h in pixels of each moving thing
+    faces: tuple[Box, ...] = ()  # x, y, w, h of each drawn face (the "faces" scene), clipped
 
 
 class Scene:
@@ -108,17 +111,31 @@ class Scene:
         t = index / self.fps
         frame = self._background.copy()
         boxes: list[Box] = []
+        faces: list[Box] = []
         for actor in self._actors:
             for placed in actor.placements(t):
                 box = paste(frame, placed.sprite, placed.x, placed.y)
                 if box is not None and placed.moving:
                     boxes.append(box)
+                if box is not None and isinstance(placed, FacePlacement) and placed.face:
+                    face = _clip_box(placed, placed.face, self.width, self.height)
+                    if face is not None:
+                        faces.append(face)
         for effect in self._effects:
             effect.apply(frame, index, t)
-        return frame, FrameTruth(index=index, motion=bool(boxes), boxes=tuple(boxes))
+        truth = FrameTruth(index=index, motion=bool(boxes), boxes=tuple(boxes), faces=tuple(faces))
+        return frame, truth
 
     def __repr__(self) -> str:
         return f"Scene({self.name!r}, {self.width}x{self.height}@{self.fps}, seed={self.seed})"
+
+
+def _clip_box(placed: FacePlacement, box: Box, width: int, height: int) -> Box | None:
+    left = placed.x - placed.sprite.anchor[0] + box[0]
+    top = placed.y - placed.sprite.anchor[1] + box[1]
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + box[2], width), min(top + box[3], height)
+    return (x0, y0, x1 - x0, y1 - y0) if x0 < x1 and y0 < y1 else None
 
 
 _Builder = Callable[[Layout, int, int], Scene]  # (layout, fps, seed) -> Scene
@@ -259,6 +276,24 @@ def _keyframe_pulse(lay: Layout, fps: int, seed: int) -> Scene:
         gop_seconds=0.5,
         crf=40,
     )
+
+
+@_register("faces")
+def _faces(lay: Layout, fps: int, seed: int) -> Scene:
+    # A visitor who looks into the camera, turns the head left and right, and leaves: faces
+    # that OpenCV's Haar cascades detect (nvr.demo.faces), for redaction (nvr.redact).
+    visitor = FaceVisitor(lay, start=1.0, skin=SKINS[seed % len(SKINS)])
+    return Scene(
+        "faces", lay, fps=fps, seed=seed, actors=[visitor], duration=visitor.duration() + 2.0
+    )
+
+
+@_register("demo_faces")
+def _demo_faces(lay: Layout, fps: int, seed: int) -> Scene:
+    # Endless: the faces scene's visitor again every 20 s (`python -m nvr.demo --scene
+    # demo_faces`), so the demo doorbell has faces to redact.
+    visitor = FaceVisitor(lay, start=1.0, skin=SKINS[seed % len(SKINS)], every=20.0)
+    return Scene("demo_faces", lay, fps=fps, seed=seed, actors=[visitor])
 
 
 @_register("demo")
