@@ -76,7 +76,7 @@ demo:
 cameras: []
 """
 # The events page's status line once its list arrived (not "Loading…", not locked).
-LISTED = re.compile(r"^(No events match\.|\d+ events?)$")
+LISTED = re.compile(r"^(No events yet\.|No events match these filters\.|\d+ events?)$")
 SETUP_LINK = re.compile(r"https://\S+/setup\?code=([0-9A-Z-]+)")
 # The live video's picture, drawn onto a canvas: a checksum of its pixels and its clock.
 SAMPLE = """
