@@ -182,9 +182,10 @@ def _key(keys: Any, who: str) -> tuple[Ed25519PublicKey, bytes]:
     return Ed25519PublicKey.from_public_bytes(raw), raw
 
 
-def check(path: Path, out: Any = sys.stdout) -> list[str]:
-    """Run every check on the bundle at ``path``; print what passed and failed; return the
-    failures (empty: the bundle verified)."""
+def check(path: Path, out: Any = None) -> list[str]:
+    """Run every check on the bundle at ``path``; print what passed and failed (to ``out``,
+    default stdout); return the failures (empty: the bundle verified)."""
+    out = sys.stdout if out is None else out
     report = Report(out)
     try:
         files = read_bundle(path)
