@@ -30,6 +30,7 @@ checkpoint, and optionally moves the consent's request with ``RequestLog.transit
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -109,7 +110,7 @@ class ExportContext:
 
 @dataclass(frozen=True)
 class BundleResult:
-    path: Path
+    path: Path | None  # the folder written (None: made in memory)
     bundle_id: str
     consent: str
     release_seq: int
@@ -164,9 +165,52 @@ def export_bundle(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> BundleResult:
-    """Build the bundle folder ``out``; see the module docstring. ``identities`` open the
-    segments (the session unlock); ``owner_key`` signs the manifest (the passphrase).
-    ``fulfil``: move the consent's request to fulfilled / partially fulfilled."""
+    """Build the bundle folder ``out`` (``make_bundle``, then written: a temporary folder
+    renamed into place)."""
+    if out.exists():
+        raise BundleError(f"{out} exists; give a new folder")
+    bundle = make_bundle(
+        ctx,
+        consent_id,
+        clip,
+        actor,
+        identities=identities,
+        owner_key=owner_key,
+        fulfil=fulfil,
+        progress=progress,
+        cancel=cancel,
+    )
+    tmp = out.with_name(f".{out.name}.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True, mode=0o700)
+    for name, content in bundle.files.items():
+        (tmp / name).write_bytes(content)
+    tmp.rename(out)
+    return dataclasses.replace(bundle.result, path=out)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    files: dict[str, bytes]  # file name -> content
+    result: BundleResult
+
+
+def make_bundle(
+    ctx: ExportContext,
+    consent_id: str,
+    clip: ClipRef,
+    actor: Actor,
+    *,
+    identities: Sequence[Identity],
+    owner_key: Ed25519PrivateKey,
+    fulfil: State | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Bundle:
+    """The bundle's files, in memory; see the module docstring. ``identities`` open the
+    segments; ``owner_key`` (the passphrase) signs the manifest. ``fulfil``: move the
+    consent's request to fulfilled / partially fulfilled."""
     consent = authorize_release(
         ctx.consents, consent_id, clip, "export", actor, ctx.record, ctx.clock
     )
@@ -174,8 +218,6 @@ def export_bundle(
         raise BundleError("the owner key given is not the pinned owner key")
     if fulfil is not None and fulfil not in (State.FULFILLED, State.PARTIALLY_FULFILLED):
         raise BundleError("a release can only move a request to fulfilled or partially fulfilled")
-    if out.exists():
-        raise BundleError(f"{out} exists; give a new folder")
     built = build_clip(
         ctx.store,
         identities,
@@ -215,13 +257,6 @@ def export_bundle(
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
     files["manifest.json"] = manifest_bytes
     files["manifest.dsse.json"] = dsse_envelope(manifest_bytes, [owner_key, ctx.device_key])
-    tmp = out.with_name(f".{out.name}.partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True, mode=0o700)
-    for name, content in files.items():
-        (tmp / name).write_bytes(content)
-    tmp.rename(out)
     if fulfil is not None and consent.request is not None and ctx.requests is not None:
         current = ctx.requests.get(consent.request).state
         if current is State.RECEIVED:
@@ -229,9 +264,10 @@ def export_bundle(
         ctx.requests.transition(
             consent.request, fulfil, f"released under consent {consent.id}", actor
         )
-    return BundleResult(
-        out, bundle_id, consent.id, seq, hashlib.sha256(data).hexdigest(), consent.redacted
+    result = BundleResult(
+        None, bundle_id, consent.id, seq, hashlib.sha256(data).hexdigest(), consent.redacted
     )
+    return Bundle(files, result)
 
 
 def _release_entry(ctx: ExportContext, consent: VerifiedConsent, actor: Actor) -> int:
@@ -334,12 +370,19 @@ def _manifest(
 
 
 def zip_bundle(folder: Path) -> bytes:
-    """The bundle folder as a zip (stored, not compressed: MP4 does not shrink), the files
-    under a top folder named like ``folder``."""
+    """The bundle folder as a zip, the files under a top folder named like ``folder``."""
+    return zip_files({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}, folder.name)
+
+
+def zip_files(files: dict[str, bytes], top: str) -> bytes:
+    """Files as a zip under the folder ``top`` (stored, not compressed: MP4 does not shrink;
+    a fixed date, so the same files make the same zip)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        for item in sorted(folder.iterdir()):
-            archive.write(item, f"{folder.name}/{item.name}")
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"{top}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
     return out.getvalue()
 
 

@@ -268,22 +268,33 @@ class ConsentStore:
                 query = query.where(Consent.request_id == request)
             return [self._view(row) for row in session.scalars(query)]
 
-    def grant(self, passphrase: bytes, draft: Draft, actor: Actor) -> ConsentView:
-        """Sign ``draft`` with the owner key the passphrase opens; store and log it.
-        ``KeyError_`` for a wrong passphrase (audited ``consent.refused``)."""
-        now = self._clock.wall()
-        _check(draft, now)
+    def check(self, draft: Draft) -> None:
+        """``ConsentError`` for a draft that cannot be signed (before asking for a key)."""
+        _check(draft, self._clock.wall())
         if draft.request is not None:
             with self._sessions() as session:
                 if session.get(DataRequest, draft.request) is None:
                     raise ConsentError(f"no request {draft.request}")
+
+    def grant(self, passphrase: bytes, draft: Draft, actor: Actor) -> ConsentView:
+        """Sign ``draft`` with the owner key the passphrase opens; store and log it.
+        ``KeyError_`` for a wrong passphrase (audited ``consent.refused``)."""
+        self.check(draft)
         try:
             unlocked = self._keys.unlock(passphrase)
         except KeyError_ as exc:
             self._record("consent.refused", {"reason": exc.message}, actor)
             raise
         wipe(unlocked.secret)
-        key = unlocked.signing_key
+        return self.sign(unlocked.signing_key, draft, actor)
+
+    def sign(self, key: Ed25519PrivateKey, draft: Draft, actor: Actor) -> ConsentView:
+        """Sign ``draft`` with ``key`` (the owner key, just opened with the passphrase by
+        the caller: ``grant`` or the API's throttled unlock); store and log it."""
+        self.check(draft)
+        if public_raw(key.public_key()) != public_raw(self.owner_key()):
+            raise ConsentError("that is not the owner's signing key")
+        now = self._clock.wall()
         consent_id = str(uuid.uuid4())
         body: dict[str, Any] = {
             "version": VERSION,
@@ -301,7 +312,6 @@ class ConsentStore:
         }
         record = canonical(body).decode()
         signature = sign_record(body, key)
-        del key, unlocked
         with self._sessions.begin() as session:
             session.add(
                 Consent(
