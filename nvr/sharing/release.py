@@ -14,8 +14,9 @@ and returns what may be released (the clip, the redaction plan, audio, recipient
 request). Any failure writes ``release.refused`` {consent, camera, start, end, purpose,
 reason} to the audit log and raises ``ReleaseRefused`` with the same reason.
 
-Every releasing path calls it: the export bundle (``nvr.sharing.bundle.export_bundle``),
-the bundle download (``GET /api/v1/exports/{job}/bundle.zip``), and later share links.
+Every releasing path calls it: the export bundle (``nvr.sharing.bundle.make_bundle``, under
+``export_bundle`` and the API's export job), the export route before it starts a job, the
+bundle download (``GET /api/v1/exports/{job_id}/bundle.zip``), and later share links.
 ``RELEASE_PATHS`` names them; tests/sharing/test_release.py drives each one through the
 refusal matrix. Purposes are free text naming the path ("export", "download" ...).
 """
@@ -46,8 +47,9 @@ Record = Callable[[str, dict[str, Any], Actor], int]
 # Every function or route that hands footage to someone outside the box. Each calls
 # ``authorize_release``; tests/sharing/test_release.py drives every one of them.
 RELEASE_PATHS = (
-    "nvr.sharing.bundle.export_bundle",
-    "GET /api/v1/exports/{job}/bundle.zip",
+    "nvr.sharing.bundle.make_bundle",  # export_bundle and the export job build through it
+    "POST /api/v1/consents/{consent_id}/export",
+    "GET /api/v1/exports/{job_id}/bundle.zip",
 )
 
 

@@ -33,7 +33,7 @@ No ``from __future__ import annotations`` (FastAPI reads the annotations at runt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -65,6 +65,7 @@ from nvr.sharing.consent import (
     Draft,
     NoSuchConsent,
     iso,
+    parse_iso,
 )
 from nvr.sharing.jobs import Busy, Job, Jobs, NoSuchJob
 from nvr.sharing.release import ReleaseRefused, authorize_release
@@ -177,8 +178,18 @@ class RevokeBody(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class ClipRange(BaseModel):
+    model_config = {"extra": "forbid"}
+    camera: str = Field(min_length=1, max_length=64)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
 class ExportBody(BaseModel):
     model_config = {"extra": "forbid"}
+    # The clip to release; default: the consent's. Given, it must be exactly the consent's
+    # (the enforcement point compares them), so a client states what it thinks it releases.
+    clip: ClipRange | None = None
     passphrase: SecretStr = Field(min_length=1, max_length=1024)
     fulfil: Literal["fulfilled", "partially_fulfilled"] | None = None
     age_recipient: str | None = Field(default=None, pattern=r"^age1[02-9ac-hj-np-z]{20,100}$")
@@ -315,28 +326,28 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
     )
     def export(consent_id: str, body: ExportBody, request: Request, caller: Manager) -> JobOut:
         actor = actor_of(caller.principal)
+        if body.age_recipient and body.age_passphrase:
+            raise HTTPException(400, "encrypt to a key or a passphrase, not both")
+        if body.clip is not None:
+            clip = ClipRef(body.clip.camera, body.clip.start, body.clip.end)
+        else:
+            try:
+                clip = consents.get(consent_id).clip
+            except NoSuchConsent:
+                clip = ClipRef("", exports.clock.wall(), exports.clock.wall())
         try:
-            view = consents.get(consent_id)
-        except NoSuchConsent:
-            view = None
-        clip = (
-            view.clip
-            if view is not None
-            else ClipRef("", exports.clock.wall(), exports.clock.wall())
-        )
-        try:
-            authorize_release(
+            verified = authorize_release(
                 consents, consent_id, clip, "export", actor, exports.record, exports.clock
             )
         except ReleaseRefused as exc:
             raise refused(exc) from None
-        assert view is not None
         unlocked = open_keys(body.passphrase, caller, request)
         fulfil = State(body.fulfil) if body.fulfil else None
         age_passphrase = (
             body.age_passphrase.get_secret_value().encode() if body.age_passphrase else None
         )
-        top = f"porchlight-{_safe(view.clip.camera)}-{view.clip.start.strftime('%Y%m%dT%H%M%SZ')}"
+        when = verified.clip.start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        top = f"porchlight-{_safe(verified.clip.camera)}-{when}"
 
         def work(job: Job) -> tuple[bytes, dict[str, Any]]:
             def progress(done: int, total: int) -> None:
@@ -345,7 +356,7 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
             bundle = make_bundle(
                 exports.context(),
                 consent_id,
-                view.clip,
+                verified.clip,
                 actor,
                 identities=unlocked.identities,
                 owner_key=unlocked.signing_key,
@@ -366,13 +377,11 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
                 "clip_sha256": bundle.result.clip_sha256,
             }
 
-        if body.age_recipient and age_passphrase:
-            raise HTTPException(400, "encrypt to a key or a passphrase, not both")
         meta = {
             "consent": consent_id,
-            "camera": view.clip.camera,
-            "start": iso(view.clip.start),
-            "end": iso(view.clip.end),
+            "camera": verified.clip.camera,
+            "start": iso(verified.clip.start),
+            "end": iso(verified.clip.end),
         }
         try:
             job = exports.jobs.start("export", meta, work)
@@ -410,10 +419,14 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
             )
         actor = actor_of(caller.principal)
         consent_id = str(job.meta["consent"])
-        view = consents.get(consent_id)
+        clip = ClipRef(
+            str(job.meta["camera"]),
+            parse_iso(str(job.meta["start"])),
+            parse_iso(str(job.meta["end"])),
+        )
         try:
             verified = authorize_release(
-                consents, consent_id, view.clip, "download", actor, exports.record, exports.clock
+                consents, consent_id, clip, "download", actor, exports.record, exports.clock
             )
         except ReleaseRefused as exc:
             raise refused(exc) from None
