@@ -143,12 +143,16 @@ class Redactions(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=200)
 
     def plan(self, audio: bool) -> RedactionPlan:
-        return RedactionPlan(
-            faces=self.faces,
-            masks=tuple(tuple((p[0], p[1]) for p in polygon) for polygon in self.masks),
-            text=self.text,
-            audio=audio,
-        )
+        """The engine's plan; 400 for what the schema cannot say (blank release text)."""
+        try:
+            return RedactionPlan(
+                faces=self.faces,
+                masks=tuple(tuple((p[0], p[1]) for p in polygon) for polygon in self.masks),
+                text=self.text,
+                audio=audio,
+            )
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
 
 
 class RecipientBody(BaseModel):

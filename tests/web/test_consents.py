@@ -66,6 +66,10 @@ async def test_consent_export_download_verify_revoke(
     assert r.json() == {"error": "wrong owner passphrase"}
     r = await http.post("/api/v1/consents", json={**CONSENT, "end": CLIP["start"]}, headers=owner)
     assert r.status_code == 400
+    blank = {**CONSENT, "redactions": {"text": "   "}}
+    r = await http.post("/api/v1/consents", json=blank, headers=owner)
+    assert r.status_code == 400
+    assert "blank" in r.json()["error"]
     r = await http.post("/api/v1/consents", json=CONSENT, headers=owner)
     assert r.status_code == 201, r.text
     consent: dict[str, Any] = r.json()
