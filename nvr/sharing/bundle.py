@@ -53,7 +53,6 @@ from nvr.clock import Clock
 from nvr.crypto import Identity, Recipient, ScryptRecipient, encrypt_stream, parse_recipient
 from nvr.errors import UserError
 from nvr.playback import build_clip
-from nvr.redact import redact
 from nvr.sharing import verify_bundle as verifier
 from nvr.sharing.consent import ClipRef, ConsentStore, iso, public_raw
 from nvr.sharing.release import VerifiedConsent, authorize_release
@@ -228,6 +227,8 @@ def make_bundle(
     )
     report: dict[str, Any] | None = None
     if consent.redacted:
+        from nvr.redact import redact  # OpenCV: loaded only for a redacted export
+
         redacted = redact(
             built.data, consent.plan, start=built.start, progress=progress, cancel=cancel
         )

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -47,8 +47,10 @@ from nvr.db.models import Consent, DataRequest
 from nvr.errors import UserError
 from nvr.keys.passphrase import wipe
 from nvr.keys.store import KeyError_, KeyStore
-from nvr.redact import RedactionPlan
 from nvr.sharing.requests import NothingDeleted
+
+if TYPE_CHECKING:  # nvr.redact loads OpenCV: only when a plan is used
+    from nvr.redact import RedactionPlan
 
 Record = Callable[[str, dict[str, Any], Actor], int]
 
@@ -103,6 +105,8 @@ def public_raw(key: Ed25519PublicKey) -> bytes:
 def plan_from_record(record: dict[str, Any]) -> RedactionPlan:
     """The ``RedactionPlan`` a consent's ``redactions`` describe (the inverse of
     ``RedactionPlan.as_record``); ``ValueError`` for a malformed one."""
+    from nvr.redact import RedactionPlan
+
     try:
         masks = tuple(
             tuple((float(x), float(y)) for x, y in polygon) for polygon in record["masks"]

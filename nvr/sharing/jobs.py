@@ -22,7 +22,6 @@ from typing import Any
 
 from nvr.clock import Clock
 from nvr.errors import UserError
-from nvr.redact import Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +92,8 @@ class Jobs:
         return job
 
     def _run(self, job: Job, work: Work) -> None:
+        from nvr.redact import Cancelled  # OpenCV: jobs redact; the service loads it late
+
         try:
             data, meta = work(job)
         except Cancelled:

@@ -26,12 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nvr.audit.entry import Actor
 from nvr.clock import Clock
 from nvr.errors import UserError
-from nvr.redact import RedactionPlan
 from nvr.sharing.consent import (
     ClipRef,
     ConsentStore,
@@ -41,6 +40,9 @@ from nvr.sharing.consent import (
     plan_from_record,
     verify_record,
 )
+
+if TYPE_CHECKING:
+    from nvr.redact import RedactionPlan
 
 Record = Callable[[str, dict[str, Any], Actor], int]
 

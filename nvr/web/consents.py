@@ -49,7 +49,6 @@ from nvr.errors import UserError
 from nvr.keys.passphrase import wipe
 from nvr.keys.store import KeyError_, Unlocked
 from nvr.playback import NoFootage, build_clip
-from nvr.redact import RedactionPlan, preview
 from nvr.sharing.bundle import (
     ExportContext,
     encrypt_bundle,
@@ -76,6 +75,7 @@ from nvr.web.events import unlocked_identities
 from nvr.web.session import Accounts
 
 if TYPE_CHECKING:
+    from nvr.redact import RedactionPlan
     from nvr.service.box import Box
 
 Record = Callable[[str, dict[str, Any], Actor], int]
@@ -142,8 +142,10 @@ class Redactions(BaseModel):
     )
     text: str | None = Field(default=None, min_length=1, max_length=200)
 
-    def plan(self, audio: bool) -> RedactionPlan:
+    def plan(self, audio: bool) -> "RedactionPlan":
         """The engine's plan; 400 for what the schema cannot say (blank release text)."""
+        from nvr.redact import RedactionPlan  # OpenCV: loaded when a consent is made
+
         try:
             return RedactionPlan(
                 faces=self.faces,
@@ -481,6 +483,8 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
                 )
             except NoFootage as exc:
                 raise UserError(exc.message) from None
+            from nvr.redact import preview
+
             shown = preview(clip.data, plan, start=clip.start, progress=progress, cancel=job.cancel)
             return shown.data, {
                 "report": {
