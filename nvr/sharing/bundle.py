@@ -16,7 +16,8 @@
   owner key (needs the passphrase, like the consent) and the device key;
 - ``public-keys.json``: both public keys and the log's origin;
 - ``audit-entry.json`` + ``audit.tlog-proof``: the ``share.release`` entry and its
-  inclusion proof against a checkpoint signed right after it;
+  inclusion proof against a checkpoint signed right after it; ``audit-consent-entry.json``
+  + ``audit-consent.tlog-proof``: the same for the consent's ``consent.grant`` entry;
 - ``VERIFY.txt`` and ``verify_bundle.py`` (``nvr/sharing/verify_bundle.py`` copied as is).
 
 It calls ``authorize_release`` first (the enforcement point), writes exactly one
@@ -45,12 +46,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
 
 import nvr
 from nvr.audit.entry import Actor
 from nvr.audit.log import AuditLog
 from nvr.clock import Clock
 from nvr.crypto import Identity, Recipient, ScryptRecipient, encrypt_stream, parse_recipient
+from nvr.db.models import AuditEntry
 from nvr.errors import UserError
 from nvr.playback import build_clip
 from nvr.sharing import verify_bundle as verifier
@@ -241,20 +244,22 @@ def make_bundle(
         report["audio"] = summary["audio"]
     else:
         data = built.data
+    consent_seq = _consent_entry(ctx, consent.id)
     seq = _release_entry(ctx, consent, actor)
     ctx.audit.checkpoint()
-    proof = ctx.audit.inclusion_proof(seq)
-    entry = ctx.audit.entry(seq)
     bundle_id = str(uuid.uuid4())
     files: dict[str, bytes] = {
         "clip.mp4": data,
         "public-keys.json": _keys_file(ctx, owner_key),
-        "audit-entry.json": entry,
-        "audit.tlog-proof": proof.encode(),
+        "audit-entry.json": ctx.audit.entry(seq),
+        "audit.tlog-proof": ctx.audit.inclusion_proof(seq).encode(),
+        "audit-consent-entry.json": ctx.audit.entry(consent_seq),
+        "audit-consent.tlog-proof": ctx.audit.inclusion_proof(consent_seq).encode(),
         "VERIFY.txt": VERIFY_TXT.encode(),
         "verify_bundle.py": VERIFIER_SOURCE.read_bytes(),
     }
     manifest = _manifest(ctx, consent, built, files, bundle_id, seq, owner_key, report)
+    manifest["audit"]["consent_seq"] = consent_seq
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
     files["manifest.json"] = manifest_bytes
     files["manifest.dsse.json"] = dsse_envelope(manifest_bytes, [owner_key, ctx.device_key])
@@ -269,6 +274,20 @@ def make_bundle(
         None, bundle_id, consent.id, seq, hashlib.sha256(data).hexdigest(), consent.redacted
     )
     return Bundle(files, result)
+
+
+def _consent_entry(ctx: ExportContext, consent_id: str) -> int:
+    """The ``seq`` of the consent's ``consent.grant`` entry (its proof goes in the bundle)."""
+    with ctx.consents.sessions() as session:
+        rows = session.execute(
+            select(AuditEntry.seq, AuditEntry.entry_json)
+            .where(AuditEntry.kind == "consent.grant")
+            .where(AuditEntry.entry_json.contains(consent_id))
+        ).all()
+    for seq, text in rows:
+        if json.loads(text)["payload"].get("consent") == consent_id:
+            return int(seq)
+    raise BundleError(f"the audit log has no consent.grant entry for consent {consent_id}")
 
 
 def _release_entry(ctx: ExportContext, consent: VerifiedConsent, actor: Actor) -> int:

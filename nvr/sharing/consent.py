@@ -235,6 +235,10 @@ class ConsentStore:
         self._record = record
         self._clock = clock
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
+
     def owner_key(self) -> Ed25519PublicKey:
         """The pinned owner signing key (checked against the private key at every unlock)."""
         return self._keys.pinned_signing_key()

@@ -10,9 +10,10 @@ It checks, and prints PASS or FAIL for each:
      them with the ones the owner gave you by another channel);
   3. the owner's consent record in the manifest is signed by the owner key and covers
      exactly this clip (camera, start, end);
-  4. audit-entry.json is the box's log entry for this release (kind share.release, this
-     consent, this clip), and audit.tlog-proof proves it is in the box's append-only log,
-     against a checkpoint signed by the device key.
+  4. audit-consent-entry.json and audit-entry.json are the box's log entries for this
+     consent (consent.grant, the same signed record) and this release (share.release),
+     and audit-consent.tlog-proof / audit.tlog-proof prove they are in the box's
+     append-only log, against a checkpoint signed by the device key.
 Exit status 0 when everything passed, 1 otherwise.
 
 This file is copied unchanged into every bundle; `nvr verify-bundle` runs this same code.
@@ -182,6 +183,51 @@ def _key(keys: Any, who: str) -> tuple[Ed25519PublicKey, bytes]:
     return Ed25519PublicKey.from_public_bytes(raw), raw
 
 
+def _check_entry(
+    files: dict[str, bytes],
+    entry_name: str,
+    proof_name: str,
+    kind: str,
+    consent_id: object,
+    seq: object,
+    expect: dict[str, Any],
+    log: tuple[str, Ed25519PublicKey, bytes],
+) -> tuple[int, int]:
+    """Check that ``entry_name`` is the ``kind`` entry for this consent, numbered ``seq``,
+    and that ``proof_name`` proves it is in the log; returns (index, checkpoint size)."""
+    if entry_name not in files or proof_name not in files:
+        raise Failed(f"missing {entry_name} or {proof_name}")
+    entry_bytes = files[entry_name]
+    entry = json.loads(entry_bytes)
+    payload = entry["payload"]
+    if entry["kind"] != kind:
+        raise Failed(f"{entry_name} is a {entry['kind']}, not a {kind}")
+    if payload["consent"] != consent_id:
+        raise Failed(f"{entry_name} is for another consent")
+    if any(payload.get(k) != v for k, v in expect.items()):
+        raise Failed(f"{entry_name} does not log the consent manifest.json holds")
+    if entry["seq"] != seq:
+        raise Failed(f"{entry_name}: its number is not the one manifest.json names")
+    text = files[proof_name].decode()
+    head, sep, note = text.partition("\n\n")
+    lines = head.split("\n")
+    if not sep or lines[0] != PROOF_HEADER:
+        raise Failed("not a c2sp.org/tlog-proof@v1")
+    rest = lines[1:]
+    if rest and rest[0].startswith("extra "):
+        rest.pop(0)
+    if not rest or not rest[0].startswith("index ") or not rest[0][6:].isdigit():
+        raise Failed("no index line")
+    index = int(rest.pop(0)[6:])
+    path = [_b64(line, "a proof hash") for line in rest]
+    size, root = open_checkpoint(note, *log)
+    if index != entry["seq"]:
+        raise Failed(f"the proof is for entry {index}, not {entry['seq']}")
+    if not verify_inclusion(leaf_hash(entry_bytes), index, size, path, root):
+        raise Failed("the inclusion proof does not match the checkpoint")
+    return index, size
+
+
 def check(path: Path, out: Any = None) -> list[str]:
     """Run every check on the bundle at ``path``; print what passed and failed (to ``out``,
     default stdout); return the failures (empty: the bundle verified)."""
@@ -299,40 +345,37 @@ def check(path: Path, out: Any = None) -> list[str]:
     except (Failed, KeyError, TypeError, ValueError, AttributeError) as exc:
         report.failed("consent", str(exc) or "malformed")
 
-    # 4. The release is in the box's log.
-    entry_bytes = files["audit-entry.json"]
-    try:
-        entry = json.loads(entry_bytes)
-        payload_ = entry["payload"]
-        if entry["kind"] != "share.release":
-            raise Failed(f"the entry is a {entry['kind']}, not a share.release")
-        if payload_["consent"] != manifest.get("consent", {}).get("id"):
-            raise Failed("the entry is for another consent")
-        if entry["seq"] != manifest.get("audit", {}).get("release_seq"):
-            raise Failed("the entry's number is not the one manifest.json names")
-        text = files["audit.tlog-proof"].decode()
-        head, sep, note = text.partition("\n\n")
-        lines = head.split("\n")
-        if not sep or lines[0] != PROOF_HEADER:
-            raise Failed("audit.tlog-proof is not a c2sp.org/tlog-proof@v1")
-        rest = lines[1:]
-        if rest and rest[0].startswith("extra "):
-            rest.pop(0)
-        if not rest or not rest[0].startswith("index ") or not rest[0][6:].isdigit():
-            raise Failed("audit.tlog-proof has no index line")
-        index = int(rest.pop(0)[6:])
-        path_ = [_b64(line, "a proof hash") for line in rest]
-        size, root = open_checkpoint(note, origin, device, device_raw)
-        if index != entry["seq"]:
-            raise Failed(f"the proof is for entry {index}, not {entry['seq']}")
-        if not verify_inclusion(leaf_hash(entry_bytes), index, size, path_, root):
-            raise Failed("the inclusion proof does not match the checkpoint")
-        report.passed(
-            f"audit: release entry {index} is in the log {origin} "
-            f"(checkpoint of {size} entries, signed by the device)"
-        )
-    except (Failed, KeyError, TypeError, ValueError, AttributeError) as exc:
-        report.failed("audit.tlog-proof", str(exc) or "malformed")
+    # 4. The consent and the release are in the box's log.
+    consent_ = manifest.get("consent", {})
+    audit = manifest.get("audit", {})
+    for entry_name, proof_name, kind, seq_key, expect in (
+        (
+            "audit-consent-entry.json",
+            "audit-consent.tlog-proof",
+            "consent.grant",
+            "consent_seq",
+            {"record": consent_.get("record"), "signature": consent_.get("signature")},
+        ),
+        ("audit-entry.json", "audit.tlog-proof", "share.release", "release_seq", {}),
+    ):
+        try:
+            index, size = _check_entry(
+                files,
+                entry_name,
+                proof_name,
+                kind,
+                consent_.get("id"),
+                audit.get(seq_key),
+                expect,
+                (origin, device, device_raw),
+            )
+            what = "consent" if kind == "consent.grant" else "release"
+            report.passed(
+                f"audit: {what} entry {index} is in the log {origin} "
+                f"(checkpoint of {size} entries, signed by the device)"
+            )
+        except (Failed, KeyError, TypeError, ValueError, AttributeError) as exc:
+            report.failed(proof_name, str(exc) or "malformed")
     if report.failures:
         print(f"\nNOT VERIFIED: {len(report.failures)} check(s) failed.", file=out)
     else:

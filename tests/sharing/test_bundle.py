@@ -44,6 +44,8 @@ __all__ = ["faces_source"]
 OWNER = Actor("owner", "alex")
 FILES = (
     "VERIFY.txt",
+    "audit-consent-entry.json",
+    "audit-consent.tlog-proof",
     "audit-entry.json",
     "audit.tlog-proof",
     "clip.mp4",
@@ -169,6 +171,8 @@ def test_unredacted_bundle_verifies_offline_and_tampering_is_named(
         ("manifest.json", "FAIL  manifest.dsse.json: the signed payload is not manifest.json"),
         ("audit-entry.json", "FAIL  audit-entry.json: size or hashes differ"),
         ("audit.tlog-proof", "FAIL  audit.tlog-proof: size or hashes differ"),
+        ("audit-consent-entry.json", "FAIL  audit-consent-entry.json: size or hashes differ"),
+        ("audit-consent.tlog-proof", "FAIL  audit-consent.tlog-proof: size or hashes differ"),
         ("manifest.dsse.json", "FAIL  manifest.dsse.json"),
         ("public-keys.json", "FAIL  public-keys.json"),
     ):
@@ -187,6 +191,8 @@ def test_unredacted_bundle_verifies_offline_and_tampering_is_named(
     done = run_verifier(copy)
     assert done.returncode == 1
     assert "FAIL  clip.mp4: size or hashes differ from manifest.json" in done.stdout
+    for what in ("consent", "release"):
+        assert f"PASS  audit: {what} entry" in run_verifier(bundle).stdout
 
 
 def _span(manifest: dict[str, object]) -> tuple[datetime, datetime]:
