@@ -92,6 +92,11 @@ class AuditLog:
         self._lock = threading.Lock()
 
     @property
+    def origin(self) -> str:
+        """The checkpoint origin, also the device key's name in checkpoint signatures."""
+        return self._origin
+
+    @property
     def verifier(self) -> Verifier:
         """The public half, as the owner pins it (``verifier.vkey()``)."""
         return self._signer.verifier()

@@ -23,6 +23,7 @@ from nvr.cli import (
     motion_cmd,
     onvif_cmd,
     service_cmd,
+    share_cmd,
     status_cmd,
     storage_cmd,
 )
@@ -46,6 +47,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(motion_cmd.app, name="motion")
 service_cmd.register(app)
+share_cmd.register(app)
 status_cmd.register(app)
 
 

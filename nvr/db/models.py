@@ -306,3 +306,26 @@ class RequestPaper(Base):
     size: Mapped[int] = mapped_column(BigInteger())
     meta_sealed: Mapped[bytes] = mapped_column(LargeBinary())
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Consent(Base):
+    """The owner's signed consent to release one clip to one recipient
+    (nvr/sharing/consent.py, docs/design/consent-and-export.md). ``record`` is the exact
+    canonical JSON the owner signed and ``signature`` its Ed25519 signature; the other
+    columns repeat the record for queries. Never deleted: revocation sets ``revoked_at``
+    (once), and the database refuses DELETE."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    camera: Mapped[str] = mapped_column(String(CAMERA_NAME_MAX))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    recipient: Mapped[str] = mapped_column(String(200))
+    record: Mapped[str] = mapped_column(String())
+    signature: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoke_reason: Mapped[str | None] = mapped_column(String(2000))

@@ -56,6 +56,7 @@ from nvr.storage.reconcile import reconcile
 from nvr.storage.sealed import EventStore
 from nvr.web import tls
 from nvr.web.app import create_app
+from nvr.web.consents import exports_for
 from nvr.web.doorbell import doorbell_router
 from nvr.web.events import EventsSource, EventStreams, known_cameras
 from nvr.web.settings import Settings
@@ -270,6 +271,7 @@ class Service:
                     record=box.record,
                     clock=self.clock,
                     audit=box.audit,
+                    exports=exports_for(box, lambda: store, self.clock),
                 ),
                 settings=Settings(
                     db=box.sessions,

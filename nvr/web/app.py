@@ -307,6 +307,10 @@ def create_app(
         from nvr.web.sharing import add_sharing_pages, sharing_router
 
         app.include_router(sharing_router(accounts, sharing))
+        if sharing.exports is not None:
+            from nvr.web.consents import consents_router
+
+            app.include_router(consents_router(accounts, sharing.exports))
         add_sharing_pages(app, accounts, sharing, pages)
 
     if doorbell is not None:

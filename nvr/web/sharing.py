@@ -67,6 +67,7 @@ from nvr.sharing.requests import (
     State,
 )
 from nvr.storage.holds import list_holds, place_hold, release_hold
+from nvr.web.consents import Exports
 from nvr.web.errors import error_response
 from nvr.web.events import unlocked_identities
 from nvr.web.pages import Pages
@@ -104,6 +105,7 @@ class Sharing:
     record: Record
     clock: Clock
     audit: AuditLog | None = None  # the report verifies it when given
+    exports: Exports | None = None  # consents, export bundles, previews (nvr.web.consents)
 
 
 # -- bodies ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import httpx
 
 from nvr.sharing.requests import Paperwork, RequestLog
 from nvr.web.app import create_app
+from nvr.web.consents import exports_for
 from nvr.web.sharing import Sharing
 from tests.support.accounts import BASE, LAN, Site
 from tests.support.settings import status
@@ -23,6 +24,7 @@ def sharing_for(site: Site, *, verify: bool = True) -> Sharing:
         record=box.record,
         clock=site.clock,
         audit=box.audit if verify else None,
+        exports=exports_for(box, box.segment_store, site.clock),
     )
 
 

@@ -53,6 +53,7 @@ RETENTION = {"continuous_days": 14, "event_days": 30, "quota": None}
 REQUEST = {"organisation": "Metro Police", "basis": "voluntary"}
 FULFIL = {"to": "fulfilled", "reason": "sent"}
 OWNER_409 = (401, 403, 403, 409)
+OWNER_404 = (401, 403, 403, 404)
 
 # (method, path, route template, body): status for anonymous, viewer, installer, owner.
 MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, int]]] = [
@@ -248,6 +249,43 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
         (401, 403, 403, 404),
     ),
     ("GET", "/api/v1/report", "/api/v1/report", None, ALL_OWNER),
+    # Consents, exports, previews (nvr/web/consents.py): the owner only. No consent exists
+    # here: every id is unknown (404; an export try is a refused release, audited).
+    ("POST", "/api/v1/consents", "/api/v1/consents", {}, (401, 403, 403, 422)),
+    ("GET", "/api/v1/consents", "/api/v1/consents", None, ALL_OWNER),
+    ("GET", "/api/v1/consents/x", "/api/v1/consents/{consent_id}", None, OWNER_404),
+    (
+        "POST",
+        "/api/v1/consents/x/revoke",
+        "/api/v1/consents/{consent_id}/revoke",
+        {},
+        OWNER_404,
+    ),
+    (
+        "POST",
+        "/api/v1/consents/x/export",
+        "/api/v1/consents/{consent_id}/export",
+        {"passphrase": "p"},
+        OWNER_404,
+    ),
+    ("GET", "/api/v1/exports/x", "/api/v1/exports/{job_id}", None, OWNER_404),
+    ("POST", "/api/v1/exports/x/cancel", "/api/v1/exports/{job_id}/cancel", None, OWNER_404),
+    (
+        "GET",
+        "/api/v1/exports/x/bundle.zip",
+        "/api/v1/exports/{job_id}/bundle.zip",
+        None,
+        OWNER_404,
+    ),
+    ("POST", "/api/v1/previews", "/api/v1/previews", {}, (401, 403, 403, 422)),
+    ("GET", "/api/v1/previews/x", "/api/v1/previews/{job_id}", None, OWNER_404),
+    (
+        "GET",
+        "/api/v1/previews/x/preview.mp4",
+        "/api/v1/previews/{job_id}/preview.mp4",
+        None,
+        OWNER_404,
+    ),
 ]
 CALLERS = ["anonymous", "viewer", "installer", "owner"]
 

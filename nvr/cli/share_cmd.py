@@ -1,0 +1,130 @@
+"""``nvr verify-bundle`` and ``nvr share``: check an export bundle; export one at the console.
+
+``nvr verify-bundle PATH`` runs the very verifier every bundle ships
+(``nvr/sharing/verify_bundle.py``, copied into the bundle unchanged), so there is one
+implementation: it prints PASS/FAIL per check and exits 1 naming what failed. It uses this
+installation's copy, never the one inside the bundle (a forged bundle could ship a
+verifier that lies).
+
+``nvr share consents`` lists consents; ``nvr share export --consent ID --out DIR`` builds
+the bundle of a consent for an owner or installer at the console (the passphrase file opens
+both the footage and the owner signing key; the enforcement point decides as for the API).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nvr.cli import options
+from nvr.errors import UserError
+from nvr.service.box import CLI_OWNER
+from nvr.sharing import verify_bundle
+from nvr.sharing.bundle import ExportContext, encrypt_bundle, export_bundle, zip_bundle
+from nvr.sharing.consent import ClipRef, ConsentStore, iso
+from nvr.sharing.requests import RequestLog, State
+
+app = typer.Typer(no_args_is_help=True, help="Consents and export bundles.")
+
+
+def verify_bundle_command(
+    path: Annotated[Path, typer.Argument(help="A bundle folder or zip.", exists=True)],
+) -> None:
+    """Check an export bundle: every file's hashes, the owner and device signatures, the
+    consent, and the release's proof in the audit log. Exit 1 naming what failed."""
+    failures = verify_bundle.check(path)
+    if failures:
+        raise UserError(
+            f"bundle NOT verified: {'; '.join(failures)}",
+            hint="do not rely on this clip; ask the owner for a fresh bundle",
+        )
+
+
+@app.command("consents")
+def consents_command(
+    config: Path | None = options.CONFIG,
+    data_dir: Path | None = options.DATA_DIR,
+) -> None:
+    """List every consent (newest first), revoked ones included."""
+    with options.box(config, data_dir) as box:
+        store = ConsentStore(box.sessions, box.keys, box.record, box.clock)
+        for view in store.list():
+            state = f"revoked {iso(view.revoked_at)}" if view.revoked_at else "valid until"
+            until = "" if view.revoked_at else f" {iso(view.expires_at)}"
+            print(
+                f"{view.id}  {view.clip.camera} {iso(view.clip.start)}..{iso(view.clip.end)}  "
+                f"to {view.recipient}  request {view.request or '-'}  {state}{until}"
+            )
+
+
+@app.command("export")
+def export_command(
+    consent: Annotated[str, typer.Option("--consent", help="The consent id.", metavar="ID")],
+    out: Annotated[
+        Path, typer.Option("--out", help="A new folder for the bundle.", file_okay=False)
+    ],
+    passphrase_file: Path = options.PASSPHRASE_FILE,
+    zip_: Annotated[bool, typer.Option("--zip", help="Also write OUT.zip.")] = False,
+    age_recipient: Annotated[
+        str | None,
+        typer.Option("--age-recipient", help="Also write OUT.zip.age to this age1... key."),
+    ] = None,
+    fulfil: Annotated[
+        str | None,
+        typer.Option(
+            "--fulfil",
+            help="Move the consent's request to 'fulfilled' or 'partially_fulfilled'.",
+        ),
+    ] = None,
+    config: Path | None = options.CONFIG,
+    data_dir: Path | None = options.DATA_DIR,
+) -> None:
+    """Build the export bundle of a consent (enforced like every release)."""
+    state = None
+    if fulfil is not None:
+        if fulfil not in (State.FULFILLED, State.PARTIALLY_FULFILLED):
+            raise UserError("--fulfil is 'fulfilled' or 'partially_fulfilled'")
+        state = State(fulfil)
+    with options.box(config, data_dir) as box, options.passphrase(passphrase_file) as secret:
+        unlocked = box.keys.unlock(secret)
+        store = ConsentStore(box.sessions, box.keys, box.record, box.clock)
+        view = store.get(consent)
+        ctx = ExportContext(
+            consents=store,
+            store=box.segment_store(),
+            audit=box.audit,
+            clock=box.clock,
+            device_key=box.keys.device_key(),
+            device_id=box.device_id,
+            record=box.record,
+            requests=RequestLog(box.sessions, box.record, box.clock),
+        )
+        result = export_bundle(
+            ctx,
+            consent,
+            ClipRef(view.clip.camera, view.clip.start, view.clip.end),
+            out,
+            CLI_OWNER,
+            identities=unlocked.identities,
+            owner_key=unlocked.signing_key,
+            fulfil=state,
+        )
+    print(f"bundle {result.bundle_id} written to {out}")
+    print(f"  clip.mp4 SHA-256 {result.clip_sha256}")
+    print(f"  release audit entry {result.release_seq}")
+    if zip_ or age_recipient:
+        archive = zip_bundle(out)
+        if zip_:
+            out.with_name(out.name + ".zip").write_bytes(archive)
+            print(f"  {out.name}.zip")
+        if age_recipient:
+            sealed = encrypt_bundle(archive, recipient=age_recipient)
+            out.with_name(out.name + ".zip.age").write_bytes(sealed)
+            print(f"  {out.name}.zip.age (for {age_recipient})")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("verify-bundle")(verify_bundle_command)
+    root.add_typer(app, name="share")
