@@ -3,7 +3,7 @@ a real browser.
 
 Runs ``nvr demo`` (the real service, HTTPS on a free port of 127.0.0.1, a fresh data
 folder with owner keys made from a passphrase file, ``segment_seconds`` segments) and
-Debian's Chromium (playwright, ``CHROMIUM_FLAGS`` without the WebRTC ones), signed in as
+Debian's Chromium (playwright, ``nvr.bench.chromium`` flags without the WebRTC ones), signed in as
 the owner (so footage is unlocked). Nothing here uses WebRTC: the live video's own figures
 are ``nvr.bench.live`` (which needs a network namespace, so root); the CLI runs both.
 
@@ -62,14 +62,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from nvr.bench.live import CAMERA, CHROMIUM, CHROMIUM_FLAGS, OWNER, LiveResult
+from nvr.bench.chromium import AUTOPLAY, CHROMIUM, FLAGS
+from nvr.bench.live import CAMERA, OWNER, LiveResult
 
 if TYPE_CHECKING:
     import httpx
     from playwright.sync_api import BrowserContext, Page, Request
 
 PAGES = (("Status", "/"), ("Live", "/live"), ("Events", "/events"), ("Timeline", "/timeline"))
-FLAGS = [f for f in CHROMIUM_FLAGS if "peer-connection" not in f and "Mdns" not in f]
+PAGE_FLAGS = [*FLAGS, AUTOPLAY]
 FIRST_FRAME_TARGET_MS = 500
 DEFAULT_REPEAT = 5
 DEFAULT_RECORD_SECONDS = 60.0
@@ -532,7 +533,7 @@ def _measure(
     from playwright.sync_api import sync_playwright
 
     with contextlib.closing(_client(base, tls, passphrase)) as client, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=PAGE_FLAGS)
         try:
             context = browser.new_context(
                 ignore_https_errors=True,  # the demo's self-signed certificate

@@ -42,21 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nvr.bench.chromium import AUTOPLAY, CHROMIUM, FLAGS, WEBRTC_FLAGS
 from nvr.bench.netns import Namespace, run_inside, unavailable_reason
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
+CHROMIUM_FLAGS = [*FLAGS, *WEBRTC_FLAGS, AUTOPLAY]
 CAMERA = "demo-doorbell"
 OWNER = "bench"
 FIRST_FRAME_TARGET_MS = 1500

@@ -26,6 +26,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from nvr.auth import users
+from nvr.bench.chromium import CHROMIUM, FLAGS, WEBRTC_FLAGS
 from nvr.capture import StreamReader
 from nvr.live import LiveService
 from nvr.web import tls
@@ -39,18 +40,7 @@ from tests.web.test_routes import status
 
 pytestmark = [pytest.mark.netns, pytest.mark.rtsp]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+CHROMIUM_FLAGS = [*FLAGS, *WEBRTC_FLAGS]
 # Test-only: remember every RTCPeerConnection the page makes, to read its getStats().
 RECORD_PEER_CONNECTIONS = """
 window.__pcs = [];

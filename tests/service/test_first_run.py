@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from nvr.auth.sessions import COOKIE_NAME, CSRF_HEADER
+from nvr.bench.chromium import CHROMIUM, FLAGS
 from nvr.clock import SystemClock
 from nvr.config import Config, load_config
 from nvr.service.box import open_box
@@ -20,7 +21,6 @@ from tests.service.test_serve import Running, _camera, start
 from tests.support.rtsp_server import RtspCamera
 
 PASSPHRASE = "Copper-Kettle-58-whistling"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.mark.usefixtures("age_required")
@@ -94,7 +94,7 @@ def test_serve_starts_without_keys_and_records_after_setup_without_restart(
 
 
 def _browser_or_skip() -> None:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         pytest.skip(f"the browser test needs {CHROMIUM} (Debian package chromium)")
 
 
@@ -115,7 +115,7 @@ def test_the_setup_and_camera_pages_in_a_real_browser(
     code = (run.data_dir / CODE_FILE).read_text().strip()
     problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(FLAGS))
         try:
             page = browser.new_page(ignore_https_errors=True, accept_downloads=True)
             # Script errors and CSP violations; failed requests are listed by URL below

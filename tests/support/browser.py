@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from nvr.bench.chromium import CHROMIUM, FLAGS, WEBRTC_FLAGS
 from tests.support.procs import require
 
 if TYPE_CHECKING:
@@ -69,20 +70,6 @@ if TYPE_CHECKING:
 
     from tests.service.test_serve import Running
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
-WEBRTC_FLAGS = (
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-)
 OWNER_NAME = "alex"
 OWNER_PASSPHRASE = "sunny-Meadow-42-quietly"
 PHONE = {"width": 390, "height": 844}

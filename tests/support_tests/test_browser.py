@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from nvr.bench.chromium import CHROMIUM
 from tests.support import browser as browser_module
 from tests.support.browser import Watch, artifacts_dir, browser_unavailable_reason
 from tests.support.procs import require
@@ -110,7 +111,7 @@ def test_screenshots_go_to_the_artifacts_folder(
 def test_both_browsers_are_debian_chromium(browser: Browser, webrtc_browser: Browser) -> None:
     """Playwright drives the Debian package (no downloaded browser), with either flag set."""
     shown = subprocess.run(
-        [str(browser_module.CHROMIUM), "--version"], capture_output=True, text=True, check=True
+        [str(CHROMIUM), "--version"], capture_output=True, text=True, check=True
     ).stdout
     for launched in (browser, webrtc_browser):
         assert launched.version in shown

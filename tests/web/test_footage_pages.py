@@ -7,7 +7,6 @@ its spans and plays from a click; locked footage brings up the passphrase dialog
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import uvicorn
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright
 
 from nvr.auth.policy import Role
+from nvr.bench.chromium import CHROMIUM, FLAGS
 from nvr.crypto import X25519Identity
 from nvr.events import EventBus, LiveEvent
 from nvr.web import tls
@@ -28,7 +28,6 @@ from tests.support.accounts import PASSPHRASE, open_site
 from tests.support.events import EventsKit, jpeg
 from tests.support.procs import require
 
-CHROMIUM = shutil.which("chromium")
 PATIENCE_MS = 15000
 
 __all__ = ["segment_source"]  # the fixture, used by name
@@ -95,7 +94,7 @@ async def page(box: Box, allow: list[str]) -> AsyncIterator[BrowserContext]:
     no uncaught page error and no request to another origin may have happened. The
     async API in pytest-asyncio's loop (tests/support/browser.py drives the sync API
     against a real ``nvr demo``; these tests need a box the test fills itself)."""
-    require(None if CHROMIUM else "needs Debian's chromium (apt install chromium)")
+    require(None if CHROMIUM.exists() else "needs Debian's chromium (apt install chromium)")
     problems: list[str] = []
 
     def console(message: ConsoleMessage) -> None:
@@ -104,7 +103,7 @@ async def page(box: Box, allow: list[str]) -> AsyncIterator[BrowserContext]:
             problems.append(f"console error: {text}")
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=list(FLAGS))
         context = await browser.new_context(ignore_https_errors=True)
         context.on("console", console)
         context.on("weberror", lambda error: problems.append(f"page error: {error.error}"))
