@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from nvr.camera_identity import kind_of
 from nvr.cli import options
 from nvr.errors import UserError
 from nvr.service.box import CLI_OWNER
@@ -100,6 +101,7 @@ def export_command(
             device_id=box.device_id,
             record=box.record,
             requests=RequestLog(box.sessions, box.record, box.clock),
+            camera_kind=lambda name: kind_of(box.cfg, name),
         )
         result = export_bundle(
             ctx,

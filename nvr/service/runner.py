@@ -31,6 +31,7 @@ from fastapi import APIRouter
 
 from nvr import __version__
 from nvr.audit.schedule import AuditCheckpointer
+from nvr.camera_identity import DeviceIdentity, remember
 from nvr.clock import Clock
 from nvr.config import CameraConfig, Config
 from nvr.db import repo
@@ -157,7 +158,12 @@ class Service:
         self.events_bus = EventBus()
         self._hub = EventHub(self.events_bus)
         self._cameras = CameraSet(
-            cfg, clock, demo=self.demo, on_event=self._camera_event, motion=self._hub
+            cfg,
+            clock,
+            demo=self.demo,
+            on_event=self._camera_event,
+            motion=self._hub,
+            on_device=self._camera_device,
         )
         self._tls_fingerprint: str | None = None
         self._box: Box | None = None
@@ -360,6 +366,22 @@ class Service:
     def _cameras_changed(self, cameras: list[CameraConfig]) -> None:
         """The dashboard changed the cameras: the status and later look-ups see them."""
         self.cfg = self.cfg.model_copy(update={"cameras": cameras})
+
+    def _camera_device(self, camera: str, identity: DeviceIdentity) -> None:
+        """A camera said what it is: a ``camera.device`` audit entry when new or changed."""
+        box = self._box
+        if box is None:
+            return
+        seq = remember(box.sessions, box.record, camera, identity, box.device_id)
+        if seq is not None:
+            log.info(
+                "camera %s reported %s %s, firmware %s",
+                camera,
+                identity.manufacturer,
+                identity.model,
+                identity.firmware,
+                extra={"camera": camera, "audit_seq": seq},
+            )
 
     def _camera_event(self, kind: EventKind, camera: str, when: datetime, topic: str) -> None:
         """A doorbell press (ONVIF or the signed webhook) or camera-side motion (ONVIF):

@@ -44,6 +44,7 @@ from nvr.audit.entry import Actor
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
+from nvr.camera_identity import kind_of
 from nvr.clock import Clock
 from nvr.errors import UserError
 from nvr.keys.passphrase import wipe
@@ -125,6 +126,7 @@ def exports_for(box: "Box", store: Callable[[], SegmentStore], clock: Clock) -> 
             device_id=box.device_id,
             record=box.record,
             requests=requests,
+            camera_kind=lambda name: kind_of(box.cfg, name),
         )
 
     return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock)
