@@ -166,11 +166,19 @@ def test_demo_runs_the_demo_doorbell_and_stops_cleanly(
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT stopped_at, clean_shutdown FROM service_runs")).all()
         cams = conn.execute(text("SELECT name FROM cameras")).scalars().all()
+        devices = conn.execute(
+            text("SELECT entry_json FROM audit_entries WHERE kind = 'camera.device'")
+        ).scalars()
+        [device] = [json.loads(e)["payload"] for e in devices]
     engine.dispose()
     assert len(rows) == 1
     assert rows[0][0] is not None
     assert rows[0][1]
     assert cams == ["demo-doorbell"]
+    # The demo says what it is, honestly (nvr/camera_identity.py).
+    assert device["camera"] == "demo-doorbell"
+    assert (device["manufacturer"], device["source"]) == ("Porchlight", "demo")
+    assert device["model"].startswith("demo doorbell (synthetic")
 
 
 @pytest.mark.rtsp
