@@ -237,7 +237,8 @@ def test_manifest_camera_and_clock_fields(site: Site, tmp_path: Path) -> None:
     )  # unchanged
     site.clock.set_wall(datetime(2026, 3, 4, 10, 30, tzinfo=UTC))  # after it: a firmware update
     second = remember(box.sessions, box.record, "porch", late, box.device_id)
-    assert second is not None and second > first
+    assert second is not None
+    assert second > first
     site.clock.set_wall(datetime(2026, 3, 4, 11, 0, tzinfo=UTC))
     status = ClockStatus(
         source="ntp",
