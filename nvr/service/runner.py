@@ -277,7 +277,7 @@ class Service:
                     record=box.record,
                     clock=self.clock,
                     audit=box.audit,
-                    exports=exports_for(box, lambda: store, self.clock),
+                    exports=exports_for(box, lambda: store, self.clock, lambda: self.cfg),
                 ),
                 settings=Settings(
                     db=box.sessions,

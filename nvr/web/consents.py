@@ -46,6 +46,7 @@ from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
 from nvr.camera_identity import kind_of
 from nvr.clock import Clock
+from nvr.config import Config
 from nvr.errors import UserError
 from nvr.keys.passphrase import wipe
 from nvr.keys.store import KeyError_, Unlocked
@@ -111,8 +112,14 @@ class Exports:
     clock: Clock
 
 
-def exports_for(box: "Box", store: Callable[[], SegmentStore], clock: Clock) -> Exports:
-    """The ``Exports`` of a box, the way the service (and the tests) build it."""
+def exports_for(
+    box: "Box",
+    store: Callable[[], SegmentStore],
+    clock: Clock,
+    config: Callable[[], Config] | None = None,
+) -> Exports:
+    """The ``Exports`` of a box, the way the service (and the tests) build it. ``config``
+    gives the cameras as they are now (the dashboard edits them; default: the box's)."""
     consents = ConsentStore(box.sessions, box.keys, box.record, clock)
     requests = RequestLog(box.sessions, box.record, clock)
 
@@ -126,7 +133,7 @@ def exports_for(box: "Box", store: Callable[[], SegmentStore], clock: Clock) -> 
             device_id=box.device_id,
             record=box.record,
             requests=requests,
-            camera_kind=lambda name: kind_of(box.cfg, name),
+            camera_kind=lambda name: kind_of((config or (lambda: box.cfg))(), name),
         )
 
     return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock)
