@@ -18,7 +18,9 @@ Contract:
 - ``identity_at(sessions, camera, at) -> (seq, payload) | None``: the latest entry for
   ``camera`` at or before ``at``, else the latest one at all, else None.
 - ``manifest_camera(sessions, camera, at, kind)``: the export manifest's ``camera``
-  object (see docs/design/consent-and-export.md "Camera identity").
+  object (docs/design/consent-and-export.md "Camera identity in the manifest"): what the
+  entry says with ``reported: true`` and its ``audit_seq``, or ``reported: false`` and
+  ``why`` (from ``kind``, which ``kind_of(cfg, camera)`` reads from the config).
 
 Tamper-evident without a schema change: entries are leaves of the Merkle log, so an
 identity cannot be rewritten after the fact without ``nvr audit verify`` noticing.
