@@ -41,6 +41,7 @@ from nvr.service.backup import ARCHIVE, MANIFEST, create_backup, restore_backup
 from nvr.service.box import SYSTEM, open_box
 from nvr.web.tls import ensure_self_signed
 from tests.cli.conftest import Run
+from tests.support.procs import require
 
 OWNER = "sunny-Meadow-42-quietly"
 SecretFile = Callable[[str, str], Path]
@@ -527,3 +528,39 @@ def test_a_box_without_a_config_file_keeps_the_dashboards_own(
     assert "config none" in out
     assert (target / "nvr.yaml").read_text() == "cameras: []\n"
     assert not unused.exists()
+
+
+@pytest.mark.usefixtures("age_required")
+def test_the_stock_tools_open_a_backup_with_the_passphrase(box: Box, tmp_path: Path) -> None:
+    require(None if shutil.which("script") else "util-linux 'script' not installed")
+    # The README's recipe: tar, then age with the wrapped identity (age asks on a terminal,
+    # so util-linux `script` gives it one and types the passphrase).
+    archive = tmp_path / "b"
+    box.backup(archive)
+    work = tmp_path / "by-hand"
+    work.mkdir()
+    subprocess.run(["tar", "-xf", str(archive)], cwd=work, check=True, timeout=60)
+    command = "age -d -i owner.identity.age -o inner.tar backup.tar.age"
+    done = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        cwd=work,
+        input=f"{OWNER}\n".encode(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout
+    with tarfile.open(work / "inner.tar") as tar:
+        member = tar.extractfile(MANIFEST)
+        assert member is not None
+        manifest = json.loads(member.read())
+        database = tar.extractfile("data/nvr.sqlite3")
+        assert database is not None
+        (work / "copy.sqlite3").write_bytes(database.read())
+    opened = open_box(box.cfg(), SystemClock())
+    try:
+        assert manifest["device_id"] == opened.device_id
+    finally:
+        opened.close()
+    assert table(work / "copy.sqlite3", "SELECT kind FROM audit_entries LIMIT 1") == [
+        ("keys.init",)
+    ]
