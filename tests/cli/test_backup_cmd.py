@@ -564,3 +564,40 @@ def test_the_stock_tools_open_a_backup_with_the_passphrase(box: Box, tmp_path: P
     assert table(work / "copy.sqlite3", "SELECT kind FROM audit_entries LIMIT 1") == [
         ("keys.init",)
     ]
+
+
+def test_a_fresh_box_that_ran_once_takes_the_restore_without_force(
+    box: Box, tmp_path: Path
+) -> None:
+    # install.sh starts the service once: a device key, an empty database, a certificate
+    # and a setup code, but no owner. The owner restores instead of finishing the setup;
+    # segments copied in beforehand are left alone and found.
+    seg_path, _ = box.footage()
+    archive = tmp_path / "b"
+    box.backup(archive)
+    target = tmp_path / "new"
+    fresh_cfg = Config().model_copy(
+        update={"storage": Config().storage.model_copy(update={"data_dir": target})}
+    )
+    fresh = open_box(fresh_cfg, SystemClock())
+    fresh_device = fresh.device_id
+    fresh.close()
+    ensure_self_signed(target / "tls", ["localhost"], datetime.now(UTC))
+    (target / "setup-code").write_text("ABCD-EFGH\n")
+    shutil.copytree(box.data / "segments", target / "segments")
+    fresh_tls = tree(target / "tls")
+
+    code, out, err = box.restore(archive, data=target, config=tmp_path / "etc" / "nvr.yaml")
+    assert code == 0, err
+    assert "1 segments indexed, 1 present" in out
+    assert not (target / "setup-code").exists()
+    [kept] = target.glob("before-restore-*")
+    assert (kept / "setup-code").exists()
+    assert tree(kept / "tls") == fresh_tls
+    devices = []
+    for cfg in (fresh_cfg, box.cfg()):
+        opened = open_box(cfg, SystemClock())
+        devices.append(opened.device_id)
+        opened.close()
+    assert devices[0] == devices[1] != fresh_device  # the old box's device is back
+    assert (target / seg_path).is_file()
