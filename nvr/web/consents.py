@@ -67,6 +67,7 @@ from nvr.sharing.consent import (
     parse_iso,
 )
 from nvr.sharing.jobs import Busy, Job, Jobs, NoSuchJob
+from nvr.sharing.links import LinkStore
 from nvr.sharing.release import ReleaseRefused, authorize_release
 from nvr.sharing.requests import RequestLog, State
 from nvr.storage.segments import SegmentStore
@@ -108,6 +109,7 @@ class Exports:
     jobs: Jobs
     record: Record
     clock: Clock
+    links: LinkStore | None = None  # share links (nvr.web.links); made from finished exports
 
 
 def exports_for(box: "Box", store: Callable[[], SegmentStore], clock: Clock) -> Exports:
@@ -127,7 +129,8 @@ def exports_for(box: "Box", store: Callable[[], SegmentStore], clock: Clock) -> 
             requests=requests,
         )
 
-    return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock)
+    links = LinkStore(box.cfg.storage.data_dir, box.sessions, consents, box.record, clock)
+    return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock, links)
 
 
 # -- bodies ----------------------------------------------------------------------------------
