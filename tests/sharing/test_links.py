@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import stat
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -35,9 +36,10 @@ from nvr.sharing.release import ReleaseRefused
 from nvr.sharing.requests import NothingDeleted
 from tests.playback.conftest import SourceClip
 from tests.support.accounts import PASSPHRASE, Site
+from tests.support.age_cli import age_required
 from tests.support.consent import clip, consents_of, draft, faces_source, footage_site
 
-__all__ = ["faces_source"]
+__all__ = ["age_required", "faces_source"]
 OWNER = Actor("owner", "alex")
 CLIENT = "198.51.100.7"
 # Stands in for an export bundle: the store neither reads nor builds it.
@@ -301,3 +303,21 @@ def test_the_download_is_the_plaintext_in_chunks(site: Site, links: LinkStore) -
     for chunk in chunks:
         out.write(chunk)
     assert out.getvalue() == BUNDLE
+
+
+@pytest.mark.usefixtures("age_required")
+def test_the_stored_bundle_is_a_standard_age_file(
+    site: Site, links: LinkStore, tmp_path: Path
+) -> None:
+    """With the token, the stock ``age`` opens the stored bundle (the recovery path)."""
+    made = links.create(BUNDLE, source(consent(site)), actor=OWNER, client=None)
+    key = tmp_path / "link.key"
+    key.write_text(link_identity(made.token, made.link.id).to_string() + "\n")
+    key.chmod(0o600)
+    done = subprocess.run(
+        ["age", "-d", "-i", str(key), str(links.path(made.link.id))],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout == BUNDLE
