@@ -28,6 +28,7 @@ from tests.support.rtsp_server import Mount, RtspCameraFactory
 
 CAM_PASSWORD = "Porch-Secret-9f3k"
 WRONG_PASSWORD = "Not-The-Password-77x"
+GUESS = "Zm9yZ2VkLXNoYXJlLWxpbmstdG9rZW4tZm9yLXRlc3Rz"  # a share-link token nobody made
 
 
 @dataclass
@@ -246,6 +247,12 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
         )
         assert (wrong.status_code, wrong.json()) == (401, {"error": "wrong name or password"})
         assert c.post("/api/v1/session", json={"pass": "x"}).status_code == 422
+        # A share link's pages are public; an unknown token is a 404 page, audited with
+        # the client, and the token is in no log line of the service.
+        for path in (f"/s/{GUESS}", f"/s/{GUESS}/download"):
+            r = c.get(path)
+            assert r.status_code == 404
+            assert "No such link" in r.text
     me = run.sign_in("alex", "sunny-Meadow-42-quietly")
     assert (me["name"], me["role"], me["unlocked"]) == ("alex", "owner", True)
     assert run.health()["keys"] == "ready"
@@ -262,6 +269,7 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
     code, log = run.stop()
     assert code == 0, log
     assert "sunny-Meadow" not in log
+    assert GUESS not in log
     box_cfg = Config().model_copy(
         update={"storage": Config().storage.model_copy(update={"data_dir": run.data_dir})}
     )
@@ -275,6 +283,8 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
             "service.start",
             "unlock.failed",
             "login.failed",
+            "share.link.refused",
+            "share.link.refused",
             "unlock",
             "login",
             "lock",
@@ -282,8 +292,17 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
             "service.stop",
         ]
         assert entries[0]["payload"]["owner"] == "alex"
-        assert {e["actor"]["user"] for e in entries[2:8]} == {"alex"}
+        assert {e["actor"]["user"] for e in entries[2:10] if e["kind"] != "share.link.refused"} == {
+            "alex"
+        }
+        assert entries[4]["actor"] == {"role": "anonymous", "user": None}
         assert "sunny-Meadow" not in json.dumps(entries)
+        assert GUESS not in json.dumps(entries)
+        assert entries[4]["payload"] == {
+            "link": None,
+            "reason": "no such link",
+            "client": "127.0.0.1",
+        }
         assert result.checkpoints >= 1
     finally:
         box.close()
