@@ -3,8 +3,9 @@ few downloads (SHARING.md "Share links"; docs/design/share-links.md).
 
 A link is made from a finished export (the bundle's bytes, its consent and clip). Making it
 is a release decision: ``create`` asks the enforcement point
-(``authorize_release(..., "link")``), and every download asks it again (``"link
-download"``), so a consent revoked or expired since stops the link.
+(``authorize_release(..., "link")``), and the landing page (``"link page"``) and every
+download (``"link download"``) ask it again, so a consent revoked or expired since stops
+the link.
 
 The token (``secrets.token_urlsafe(32)``: 256 bits, 43 URL-safe characters) is shown
 once, in the URL ``/s/<token>``. The box keeps only ``SHA-256(token)`` (to find the link)

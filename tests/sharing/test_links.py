@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from nvr.audit.entry import Actor
 from nvr.crypto import AgeError, decrypt
@@ -265,6 +265,34 @@ def test_an_unknown_token_is_refused_and_logged_without_the_token(
     refused = entries(site, "share.link.refused")
     assert refused == [{"link": None, "reason": "no such link", "client": CLIENT}] * 2
     assert guess not in json.dumps([payload for _, payload, _ in site.audit()])
+
+
+def test_a_wrong_token_costs_the_same_work_whether_or_not_it_is_close(
+    site: Site, links: LinkStore
+) -> None:
+    """No timing leak worth measuring, shown without timing: a token one character away
+    from a real one and a random one run exactly the same SQL (one look-up by hash, the
+    audit entry) and are refused the same way. The real token differs only after the
+    look-up, where it is the recipient's own."""
+    made = links.create(BUNDLE, source(consent(site)), actor=OWNER, client=None)
+    near = made.token[:-1] + ("A" if made.token[-1] != "A" else "B")
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    traces = []
+    for token in (near, new_token(), "x"):
+        statements.clear()
+        event.listen(site.box.engine, "before_cursor_execute", seen)
+        try:
+            with pytest.raises(NoSuchLink) as refused:
+                links.open(token, CLIENT)
+        finally:
+            event.remove(site.box.engine, "before_cursor_execute", seen)
+        traces.append((list(statements), refused.value.message))
+    assert traces[0] == traces[1] == traces[2]
+    assert any("token_sha256" in statement for statement in traces[0][0])
 
 
 def test_bad_days_or_downloads_are_refused(site: Site, links: LinkStore) -> None:
