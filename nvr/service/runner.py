@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 RETENTION_EVERY_SECONDS = 600.0
 SWEEP_EVERY_SECONDS = 5.0
+LINK_SWEEP_SECONDS = 60.0
 CHECKPOINT_TICK_SECONDS = 10.0  # how soon a release-kind entry gets its checkpoint
 
 
@@ -248,6 +249,7 @@ class Service:
             setup_code = await asyncio.to_thread(self._setup_code, accounts.owner_exists())
             # Open event streams end before the servers stop (uvicorn waits for them).
             streams = EventStreams(self.events_bus)
+            exports = exports_for(box, lambda: store, self.clock, lambda: self.cfg)
             app = create_app(
                 status=self.status,
                 accounts=accounts,
@@ -277,7 +279,7 @@ class Service:
                     record=box.record,
                     clock=self.clock,
                     audit=box.audit,
-                    exports=exports_for(box, lambda: store, self.clock, lambda: self.cfg),
+                    exports=exports,
                 ),
                 settings=Settings(
                     db=box.sessions,
@@ -310,6 +312,10 @@ class Service:
                     AuditCheckpointer(box.audit, box.sessions, self.clock).tick,
                 ),
             ]
+            if exports.links is not None:
+                # Share links that ended (expired, used up, revoked, consent ended): their
+                # stored bundles are deleted (nvr.sharing.links).
+                jobs.append(Job("share-link-expiry", LINK_SWEEP_SECONDS, exports.links.sweep))
             tasks.append(asyncio.create_task(run_housekeeping(jobs, stop)))
             port = servers[0].config.port
             url = public_url(cfg.server.bind, port)

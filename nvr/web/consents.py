@@ -69,6 +69,7 @@ from nvr.sharing.consent import (
     parse_iso,
 )
 from nvr.sharing.jobs import Busy, Job, Jobs, NoSuchJob
+from nvr.sharing.links import LinkStore
 from nvr.sharing.release import ReleaseRefused, authorize_release
 from nvr.sharing.requests import RequestLog, State
 from nvr.storage.segments import SegmentStore
@@ -110,6 +111,7 @@ class Exports:
     jobs: Jobs
     record: Record
     clock: Clock
+    links: LinkStore | None = None  # share links (nvr.web.links); made from finished exports
 
 
 def exports_for(
@@ -136,7 +138,8 @@ def exports_for(
             camera_kind=lambda name: kind_of((config or (lambda: box.cfg))(), name),
         )
 
-    return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock)
+    links = LinkStore(box.cfg.storage.data_dir, box.sessions, consents, box.record, clock)
+    return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock, links)
 
 
 # -- bodies ----------------------------------------------------------------------------------
