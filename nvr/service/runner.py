@@ -7,9 +7,11 @@ vs index, before anything records) → TLS certificate → camera ingest (and th
 doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect; while no
 owner exists, with the first-run setup and its one-time code, nvr.web.setup; the cameras
 API changes the config file and the running cameras, nvr.service.camera_admin) →
-housekeeping (unlock and session expiry, retention, audit checkpoints). SIGTERM or SIGINT
-stops the servers, locks every unlock session, stops the cameras, marks the run cleanly
-stopped, writes ``service.stop``, and ``run()`` returns.
+housekeeping (unlock and session expiry, retention, audit checkpoints) → notifications, only
+when configured (MQTT with Home Assistant discovery, webhooks: nvr.notify). SIGTERM or SIGINT
+stops the servers, lets the notifier sign off (at most ``NOTIFY_SIGN_OFF_SECONDS``), locks
+every unlock session, stops the cameras, marks the run cleanly stopped, writes
+``service.stop``, and ``run()`` returns.
 
 This is the only place that starts threads, tasks and servers; everything it starts is
 given its clock, paths and settings here.
@@ -39,6 +41,7 @@ from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
 from nvr.live import LiveService
+from nvr.notify import Notifier
 from nvr.record.gaps import GapLog, gaps
 from nvr.secrets import mask_url
 from nvr.service.accounts import build_accounts, ensure_owner
@@ -70,6 +73,7 @@ _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 RETENTION_EVERY_SECONDS = 600.0
 SWEEP_EVERY_SECONDS = 5.0
 CHECKPOINT_TICK_SECONDS = 10.0  # how soon a release-kind entry gets its checkpoint
+NOTIFY_SIGN_OFF_SECONDS = 15.0  # the most a stop waits for MQTT and webhooks to finish
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ class Service:
         run_id: int | None = None
         tasks: list[asyncio.Task[None]] = []
         live: LiveService | None = None
+        notifying: asyncio.Task[None] | None = None
         try:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
@@ -305,6 +310,17 @@ class Service:
                 ),
             ]
             tasks.append(asyncio.create_task(run_housekeeping(jobs, stop)))
+            # MQTT and webhooks, only when configured (nothing connects otherwise). Not one
+            # of ``tasks``: a broker that is away must not stop the service.
+            notifier = Notifier.from_config(
+                cfg.notifications,
+                self.events_bus,
+                self._cameras.statuses,
+                box.device_id,
+                __version__,
+            )
+            if notifier is not None:
+                notifying = asyncio.create_task(notifier.run(stop))
             port = servers[0].config.port
             url = public_url(cfg.server.bind, port)
             setup_url = None if setup_code is None else f"{url}setup?code={setup_code.display}"
@@ -338,6 +354,12 @@ class Service:
             waiter.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            if notifying is not None:
+                stop.set()  # the notifier signs off (MQTT: "offline") on its own
+                done, _ = await asyncio.wait([notifying], timeout=NOTIFY_SIGN_OFF_SECONDS)
+                if not done:
+                    notifying.cancel()
+                    await asyncio.gather(notifying, return_exceptions=True)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             unlock.lock_all("shutdown")
