@@ -31,7 +31,6 @@ import aiomqtt
 import pytest
 
 from nvr.notify.mqtt import settle
-
 from tests.support.procs import ManagedProcess, ProcessRegistry, ProcessStartError, require
 
 MOSQUITTO = "/usr/sbin/mosquitto"
