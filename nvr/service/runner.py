@@ -9,9 +9,9 @@ owner exists, with the first-run setup and its one-time code, nvr.web.setup; the
 API changes the config file and the running cameras, nvr.service.camera_admin) →
 housekeeping (unlock and session expiry, retention, audit checkpoints) → notifications, only
 when configured (MQTT with Home Assistant discovery, webhooks: nvr.notify). SIGTERM or SIGINT
-stops the servers, lets the notifier sign off (at most ``NOTIFY_SIGN_OFF_SECONDS``), locks
-every unlock session, stops the cameras, marks the run cleanly stopped, writes
-``service.stop``, and ``run()`` returns.
+stops the servers, locks every unlock session, stops the cameras, lets the notifier send
+their last events and sign off (at most ``NOTIFY_SIGN_OFF_SECONDS``), marks the run cleanly
+stopped, writes ``service.stop``, and ``run()`` returns.
 
 This is the only place that starts threads, tasks and servers; everything it starts is
 given its clock, paths and settings here.
@@ -194,6 +194,7 @@ class Service:
         tasks: list[asyncio.Task[None]] = []
         live: LiveService | None = None
         notifying: asyncio.Task[None] | None = None
+        notify_stop = asyncio.Event()  # set after the cameras stop: their last events go out
         try:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
@@ -320,7 +321,7 @@ class Service:
                 __version__,
             )
             if notifier is not None:
-                notifying = asyncio.create_task(notifier.run(stop))
+                notifying = asyncio.create_task(notifier.run(notify_stop))
             port = servers[0].config.port
             url = public_url(cfg.server.bind, port)
             setup_url = None if setup_code is None else f"{url}setup?code={setup_code.display}"
@@ -354,12 +355,6 @@ class Service:
             waiter.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            if notifying is not None:
-                stop.set()  # the notifier signs off (MQTT: "offline") on its own
-                done, _ = await asyncio.wait([notifying], timeout=NOTIFY_SIGN_OFF_SECONDS)
-                if not done:
-                    notifying.cancel()
-                    await asyncio.gather(notifying, return_exceptions=True)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             unlock.lock_all("shutdown")
@@ -367,6 +362,13 @@ class Service:
                 await live.close()  # every viewer's peer connection, before the readers
             await self._cameras.stop()
             await self._hub.close()  # motion events the workers ended while stopping
+            if notifying is not None:
+                # Those events too, then the notifier signs off (MQTT: "offline").
+                notify_stop.set()
+                done, _ = await asyncio.wait([notifying], timeout=NOTIFY_SIGN_OFF_SECONDS)
+                if not done:
+                    notifying.cancel()
+                    await asyncio.gather(notifying, return_exceptions=True)
             if run_id is not None:
                 await asyncio.to_thread(self._record_stop, box, run_id)
             box.close()
