@@ -76,13 +76,17 @@ class Notifier:
         device_id: str,
         version: str,
     ) -> Notifier | None:
-        """The notifier the config asks for, or ``None`` when it asks for nothing."""
-        from nvr.notify.mqtt import MqttSink
-        from nvr.notify.webhooks import WebhookSink
-
-        sinks: list[Sink] = [WebhookSink(hook, device_id, version) for hook in cfg.webhooks]
+        """The notifier the config asks for, or ``None`` when it asks for nothing (then
+        not even the MQTT client library is imported)."""
+        sinks: list[Sink] = []
         if cfg.mqtt.enabled:
-            sinks.insert(0, MqttSink(cfg.mqtt, device_id, version))
+            from nvr.notify.mqtt import MqttSink
+
+            sinks.append(MqttSink(cfg.mqtt, device_id, version))
+        if cfg.webhooks:
+            from nvr.notify.webhooks import WebhookSink
+
+            sinks += [WebhookSink(hook, device_id, version) for hook in cfg.webhooks]
         return Notifier(bus, statuses, sinks) if sinks else None
 
     def _offer(self, notice: Notice) -> None:
