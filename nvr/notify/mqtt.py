@@ -29,10 +29,12 @@ Delivery: notices wait in a bounded ``Outbox`` (``queue_size``; the oldest dropp
 counted and logged when full) and leave it only once the broker acknowledged them, so a
 broker restart or a network outage loses nothing that fits in the queue: the sink
 reconnects with exponential backoff (``retry_min`` doubling to ``retry_max`` seconds) and
-sends the backlog in order. On every connection it publishes ``online``, the discovery
-configs and the last retained state of each topic (a broker without persistence forgets
-them). A notice may arrive twice (a publish whose acknowledgement was lost is sent again):
-``id`` tells them apart. The password is never logged.
+sends the backlog in order. A lost connection is noticed when it happens, even with
+nothing to send (the client's message iteration ends). On every connection it publishes
+``online``, the discovery configs and the last retained state of each topic (a broker
+without persistence forgets them). A notice may arrive twice (a publish whose
+acknowledgement was lost is sent again): ``id`` tells them apart. The password is never
+logged.
 """
 
 from __future__ import annotations
@@ -243,20 +245,45 @@ class MqttSink:
                 "connected to the MQTT broker",
                 extra={"host": self.cfg.host, "port": self.cfg.port, "queued": len(self.outbox)},
             )
-            await client.publish(self.availability, AVAILABLE, qos=QOS, retain=True)
-            self._announce_all = True
-            while True:
-                if self._announce_all or self._announced != self._wanted:
-                    await self._announce(client)
-                if self._stopping:
-                    await self._sign_off(client)
-                    return
-                notice = self.outbox.peek()
-                if notice is None:
-                    await self.outbox.wait()
-                    continue
-                await self._publish(client, notice)
-                self.outbox.pop()
+            # Ends (with MqttError) when the connection does: an idle sink notices a lost
+            # broker at once, not at its next event, and comes back "online" by itself.
+            watching = asyncio.create_task(self._watch_connection(client))
+            try:
+                await client.publish(self.availability, AVAILABLE, qos=QOS, retain=True)
+                self._announce_all = True
+                while True:
+                    if self._announce_all or self._announced != self._wanted:
+                        await self._announce(client)
+                    if self._stopping:
+                        await self._sign_off(client)
+                        return
+                    notice = self.outbox.peek()
+                    if notice is None:
+                        await self._idle(watching)
+                        continue
+                    await self._publish(client, notice)
+                    self.outbox.pop()
+            finally:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await watching
+
+    async def _idle(self, watching: asyncio.Task[None]) -> None:
+        """Until something is queued or changed, or the connection is lost (raises)."""
+        waiting = asyncio.create_task(self.outbox.wait())
+        try:
+            await asyncio.wait({waiting, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        if watching.done():
+            watching.result()  # the MqttError that ended it
+            raise aiomqtt.MqttError("connection to the broker ended")
+
+    @staticmethod
+    async def _watch_connection(client: aiomqtt.Client) -> None:
+        """Nothing is subscribed, so no message comes; the iteration ends on a disconnect."""
+        async for _message in client.messages:
+            pass
 
     async def _sign_off(self, client: aiomqtt.Client) -> None:
         """A clean stop: what is queued (briefly), then ``offline``."""

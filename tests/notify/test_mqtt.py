@@ -371,6 +371,22 @@ async def test_a_broker_restart_loses_no_event(mosquitto: Broker, listener: List
     assert sink.outbox.dropped == 0
 
 
+async def test_an_idle_sink_notices_a_broker_restart_and_comes_back_online(
+    mosquitto: Broker, listener: Listener
+) -> None:
+    """No event to publish: the lost connection itself makes it reconnect and announce."""
+    bus = EventBus()
+    sink = MqttSink(config(mosquitto), "abcd1234", "9.9", retry_min=0.05, retry_max=0.5)
+    async with Running(sink, bus, statuses(("front", "online"))):
+        await listener.wait_for("porchlight/availability", b"online")
+        assert sink.connections == 1
+        mosquitto.restart()
+        async with asyncio.timeout(30):
+            while sink.connections < 2:
+                await asyncio.sleep(0.01)
+        assert sink.published == 1  # camera_online only: nothing was waiting to go out
+
+
 async def test_a_full_queue_drops_the_oldest_counts_and_logs(
     idle_broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
