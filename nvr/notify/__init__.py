@@ -14,8 +14,10 @@ or ``unsupported`` a ``camera_offline`` one; ``connecting`` changes nothing). Th
 camera names from the same poll tells the sinks which cameras exist (the MQTT sink
 announces them to Home Assistant). Each sink has its own bounded queue and its own task,
 so a broker that is away never holds up a webhook, and neither holds up the bus (its
-subscription is drained at once). With no broker enabled and no webhook configured the
-notifier is ``None``: no task, no socket. See docs/design/home-assistant.md.
+subscription is drained at once). With MQTT enabled, ``on_press(camera)`` receives the
+presses of bell buttons that report on a camera's ``doorbell_topic`` (``doorbell_topics()``:
+camera -> topic). With no broker enabled and no webhook configured the notifier is
+``None``: no task, no socket. See docs/design/home-assistant.md.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from nvr.clock import Clock, SystemClock
@@ -75,6 +77,9 @@ class Notifier:
         statuses: Callable[[], Sequence[CameraStatus]],
         device_id: str,
         version: str,
+        *,
+        doorbell_topics: Callable[[], Mapping[str, str]] = dict,
+        on_press: Callable[[str], None] | None = None,
     ) -> Notifier | None:
         """The notifier the config asks for, or ``None`` when it asks for nothing (then
         not even the MQTT client library is imported)."""
@@ -82,7 +87,15 @@ class Notifier:
         if cfg.mqtt.enabled:
             from nvr.notify.mqtt import MqttSink
 
-            sinks.append(MqttSink(cfg.mqtt, device_id, version))
+            sinks.append(
+                MqttSink(
+                    cfg.mqtt,
+                    device_id,
+                    version,
+                    doorbell_topics=doorbell_topics,
+                    on_press=on_press,
+                )
+            )
         if cfg.webhooks:
             from nvr.notify.webhooks import WebhookSink
 

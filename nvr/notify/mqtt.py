@@ -25,6 +25,12 @@ id>``, ``C`` = a camera's name):
 
 Nothing else is published: no image, no clip, no URL to one. Everything is QoS 1.
 
+Inbound, with ``on_press``: each camera's ``doorbell_topic`` (``doorbell_topics()``, camera
+-> topic filter, read on each connection and when the cameras change) is subscribed, and
+any message on it is a press of that camera's bell: ``on_press(camera)`` on the loop, at
+most one per camera per ``PRESS_GAP_SECONDS``. A filter that would match the sink's own
+topics (under ``topic_prefix``, or starting with a wildcard) is refused with a warning.
+
 Delivery: notices wait in a bounded ``Outbox`` (``queue_size``; the oldest dropped,
 counted and logged when full) and leave it only once the broker acknowledged them, so a
 broker restart or a network outage loses nothing that fits in the queue: the sink
@@ -44,7 +50,8 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiomqtt
@@ -62,6 +69,7 @@ QOS = 1
 KEEPALIVE_SECONDS = 30
 PUBLISH_TIMEOUT_SECONDS = 10.0
 FLUSH_SECONDS = 2.0  # on a clean stop: how long queued notices may still take
+PRESS_GAP_SECONDS = 1.0  # inbound doorbell messages closer than this are one press
 
 
 def tls_context(cfg: MqttConfig) -> ssl.SSLContext | None:
@@ -153,8 +161,16 @@ class MqttSink:
         *,
         retry_min: float = 1.0,
         retry_max: float = 60.0,
+        doorbell_topics: Callable[[], Mapping[str, str]] = dict,
+        on_press: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
+        # Inbound: a bell button that reports on MQTT (cameras[].doorbell_topic).
+        self.doorbell_topics = doorbell_topics  # camera -> topic (read on each connect)
+        self.on_press = on_press
+        self.presses = 0
+        self._subscribed: dict[str, str] = {}  # topic filter -> camera
+        self._last_press: dict[str, float] = {}
         self.device_id = device_id
         self.version = version
         self.retry_min = retry_min
@@ -247,12 +263,14 @@ class MqttSink:
             )
             # Ends (with MqttError) when the connection does: an idle sink notices a lost
             # broker at once, not at its next event, and comes back "online" by itself.
+            self._subscribed = {}
             watching = asyncio.create_task(self._watch_connection(client))
             try:
                 await client.publish(self.availability, AVAILABLE, qos=QOS, retain=True)
                 self._announce_all = True
                 while True:
                     if self._announce_all or self._announced != self._wanted:
+                        await self._subscribe_doorbells(client)
                         await self._announce(client)
                     if self._stopping:
                         await self._sign_off(client)
@@ -279,11 +297,44 @@ class MqttSink:
             watching.result()  # the MqttError that ended it
             raise aiomqtt.MqttError("connection to the broker ended")
 
-    @staticmethod
-    async def _watch_connection(client: aiomqtt.Client) -> None:
-        """Nothing is subscribed, so no message comes; the iteration ends on a disconnect."""
-        async for _message in client.messages:
-            pass
+    async def _watch_connection(self, client: aiomqtt.Client) -> None:
+        """Doorbell presses that arrive; the iteration ends (raises) on a disconnect."""
+        async for message in client.messages:
+            current = self.doorbell_topics()  # a camera removed since: no press
+            for pattern, camera in list(self._subscribed.items()):
+                if message.topic.matches(pattern) and current.get(camera) == pattern:
+                    self._press(camera)
+
+    def _press(self, camera: str) -> None:
+        """One press per camera per ``PRESS_GAP_SECONDS`` (buttons bounce, some bridges
+        report press and release)."""
+        now = time.monotonic()
+        if now - self._last_press.get(camera, -PRESS_GAP_SECONDS) < PRESS_GAP_SECONDS:
+            return
+        self._last_press[camera] = now
+        self.presses += 1
+        if self.on_press is not None:
+            self.on_press(camera)
+
+    async def _subscribe_doorbells(self, client: aiomqtt.Client) -> None:
+        """Subscribe to the cameras' ``doorbell_topic`` filters not subscribed yet. A filter
+        under our own ``topic_prefix`` is refused: our own press messages would loop."""
+        if self.on_press is None:
+            return
+        for camera, pattern in self.doorbell_topics().items():
+            if pattern in self._subscribed:
+                continue
+            if pattern == self.cfg.topic_prefix or pattern.startswith(
+                (f"{self.cfg.topic_prefix}/", "#", "+")
+            ):
+                log.warning(
+                    "doorbell_topic ignored: it would match Porchlight's own messages",
+                    extra={"camera": camera, "topic": pattern},
+                )
+                continue
+            await client.subscribe(pattern, qos=QOS)
+            self._subscribed[pattern] = camera
+            log.info("listening for doorbell presses", extra={"camera": camera, "topic": pattern})
 
     async def _sign_off(self, client: aiomqtt.Client) -> None:
         """A clean stop: what is queued (briefly), then ``offline``."""

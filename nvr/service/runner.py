@@ -319,6 +319,12 @@ class Service:
                 self._cameras.statuses,
                 box.device_id,
                 __version__,
+                doorbell_topics=lambda: {
+                    c.name: c.doorbell_topic for c in self.cfg.cameras if c.doorbell_topic
+                },
+                on_press=lambda camera: self._camera_event(
+                    "doorbell", camera, self.clock.wall(), "mqtt"
+                ),
             )
             if notifier is not None:
                 notifying = asyncio.create_task(notifier.run(notify_stop))
@@ -386,12 +392,13 @@ class Service:
         self.cfg = self.cfg.model_copy(update={"cameras": cameras})
 
     def _camera_event(self, kind: EventKind, camera: str, when: datetime, topic: str) -> None:
-        """A doorbell press (ONVIF or the signed webhook) or camera-side motion (ONVIF):
+        """A doorbell press (ONVIF, the signed webhook, or a camera's ``doorbell_topic`` on
+        MQTT) or camera-side motion (ONVIF):
         record around it, publish it and keep it as a sealed event (``EventHub``: the
         disk work goes to a thread). Called on the event loop."""
         self._cameras.trigger(camera)
         log.info("camera event", extra={"camera": camera, "kind": kind})
-        source = "webhook" if topic == "webhook" else "onvif"
+        source = topic if topic in ("webhook", "mqtt") else "onvif"
         self._hub.instant(kind, camera, when, {"source": source, "topic": topic})
 
     def _doorbell_router(self, box: Box) -> APIRouter | None:

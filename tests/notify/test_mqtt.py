@@ -18,10 +18,12 @@ import re
 import socket
 import ssl
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import jsonschema_rs
 import pytest
 from cryptography import x509
@@ -300,6 +302,47 @@ async def test_camera_going_offline_turns_its_connectivity_off(
         running.cams = statuses(("front", "online"))
         mark = len(listener.messages)
         await listener.wait_for("porchlight/front/connectivity", b"ON", after=mark)
+
+
+# --- inbound: a bell button on MQTT ------------------------------------------------------
+
+
+async def test_a_message_on_a_doorbell_topic_is_a_press(mosquitto: Broker) -> None:
+    pressed: list[str] = []
+    topics = {"front": "zigbee2mqtt/bell/action", "back": "bells/+/pressed", "loop": "porchlight/x"}
+    sink = MqttSink(
+        config(mosquitto),
+        "abcd1234",
+        "9.9",
+        doorbell_topics=lambda: topics,
+        on_press=pressed.append,
+    )
+    async with Running(sink, EventBus(), statuses(("front", "online"))):
+        async with asyncio.timeout(30):
+            while len(sink._subscribed) < 2:
+                await asyncio.sleep(0.01)
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as button:
+            await button.publish("zigbee2mqtt/other/action", b"single", qos=1)
+            await button.publish("porchlight/x", b"1", qos=1)
+            await button.publish("zigbee2mqtt/bell/action", b"single", qos=1)
+            await button.publish("bells/garden/pressed", b"", qos=1)
+            async with asyncio.timeout(30):
+                while len(pressed) < 2:
+                    await asyncio.sleep(0.01)
+    assert pressed == ["front", "back"]  # in order; the other topics pressed nothing
+    assert sink.presses == 2
+    assert "porchlight/x" not in sink._subscribed  # under our own prefix: would loop
+
+
+def test_a_bouncing_button_is_one_press(monkeypatch: pytest.MonkeyPatch) -> None:
+    pressed: list[str] = []
+    sink = MqttSink(MqttConfig(enabled=True), "abcd", "9.9", on_press=pressed.append)
+    for now in (100.0, 100.4, 100.9, 101.2, 101.5):
+        monkeypatch.setattr(time, "monotonic", lambda now=now: now)
+        sink._press("front")
+    monkeypatch.setattr(time, "monotonic", lambda: 101.5)
+    sink._press("back")  # another camera: its own gap
+    assert pressed == ["front", "front", "back"]  # at 100.0 and 101.2 (gap 1 s)
 
 
 # --- availability: the last will -------------------------------------------------------
