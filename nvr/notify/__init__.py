@@ -5,6 +5,7 @@ Contract::
     notifier = Notifier.from_config(cfg.notifications, bus, statuses, device_id, version)
     if notifier is not None:                 # None: nothing configured, nothing connects
         task = asyncio.create_task(notifier.run(stop))
+    notifier.stats()                         # per sink: queued, dropped, sent ... (metrics)
 
 ``Notifier`` feeds every sink from two sources: the live ``EventBus`` (motion starts and
 ends, doorbell presses, camera-side motion: the stream the dashboard's SSE shows) and the
@@ -129,10 +130,12 @@ class Notifier:
             del self._states[gone]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``: pass events on, poll camera states; then let the sinks finish."""
+        """Until ``stop``: pass events on, poll camera states; then hand the sinks what the
+        bus still held and let them finish (MQTT: flush and sign off)."""
+        finish = asyncio.Event()  # the sinks' stop: after the last events reached them
         with self.bus.subscribe(BUS_QUEUE) as sub:
             self.listening.set()
-            sinks = [asyncio.create_task(sink.run(stop)) for sink in self.sinks]
+            sinks = [asyncio.create_task(sink.run(finish)) for sink in self.sinks]
             for task in sinks:
                 task.add_done_callback(_report_crash)
             poller = asyncio.create_task(self._poll_until(stop))
@@ -149,7 +152,7 @@ class Notifier:
                     except StopAsyncIteration:
                         break
                     self._offer(Notice.from_live(event))
-                # Events published just before the stop still go out.
+                await asyncio.sleep(0)  # hand-offs from other threads queued just before
                 while (late := sub.get_nowait()) is not None:
                     self._offer(Notice.from_live(late))
             finally:
@@ -157,7 +160,24 @@ class Notifier:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+                finish.set()
                 await asyncio.gather(*sinks, return_exceptions=True)
+
+    def stats(self) -> list[dict[str, object]]:
+        """Per sink: its queue and its counters (for status pages and metrics)."""
+        out: list[dict[str, object]] = []
+        for sink in self.sinks:
+            outbox = getattr(sink, "outbox", None)
+            row: dict[str, object] = {"sink": type(sink).__name__}
+            if isinstance(outbox, Outbox):
+                row |= {"destination": outbox.name, "queued": len(outbox)}
+                row["dropped"] = outbox.dropped
+            for counter in ("published", "connections", "delivered", "failed", "presses"):
+                value = getattr(sink, counter, None)
+                if isinstance(value, int):
+                    row[counter] = value
+            out.append(row)
+        return out
 
     async def _poll_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

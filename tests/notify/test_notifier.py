@@ -98,6 +98,25 @@ async def test_bus_events_reach_every_sink_in_order() -> None:
     assert sinks[0].notices[-1].as_json()["zones"] == ["porch"]
 
 
+def test_stats_name_each_sink_with_its_queue_and_counters() -> None:
+    hook = {"name": "ha", "url": "http://127.0.0.1/", "secret": "k", "events": ["doorbell"]}
+    cfg = NotificationsConfig.model_validate({"mqtt": {"enabled": True}, "webhooks": [hook]})
+    notifier = Notifier.from_config(cfg, EventBus(), list, "b", "1")
+    assert notifier is not None
+    mqtt, webhook = notifier.stats()
+    assert mqtt == {
+        "sink": "MqttSink",
+        "destination": "mqtt",
+        "queued": 0,
+        "dropped": 0,
+        "published": 0,
+        "connections": 0,
+        "presses": 0,
+    }
+    assert webhook["destination"] == "webhook ha"
+    assert (webhook["delivered"], webhook["failed"]) == (0, 0)
+
+
 async def test_outbox_drops_the_oldest_counts_and_logs_sparingly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
