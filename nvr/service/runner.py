@@ -166,6 +166,7 @@ class Service:
         self._tls_fingerprint: str | None = None
         self._box: Box | None = None
         self._alarms: Callable[[], dict[str, str]] = dict
+        self.notifier: Notifier | None = None  # MQTT and webhooks, when configured and running
 
     def status(self) -> ServiceStatus:
         keys = keys_state(self._box) if self._box is not None else "unknown"
@@ -326,6 +327,7 @@ class Service:
                     "doorbell", camera, self.clock.wall(), "mqtt"
                 ),
             )
+            self.notifier = notifier  # its stats() are for status pages and metrics
             if notifier is not None:
                 notifying = asyncio.create_task(notifier.run(notify_stop))
             port = servers[0].config.port
