@@ -3,10 +3,11 @@
 Contract: ``SegmentStore.stats(camera)`` gives one ``WriteStats`` per camera, created on
 first use and kept for the life of the store. Its one writer is that camera's recorder
 thread (through ``OpenSegment``); any other thread may read it at any time (``snapshot``)
-and sees values that are each current as of some recent write. No lock is taken per frame:
-each write is two ``perf_counter`` calls, a bisect over the fixed buckets and a few integer
-additions, which the GIL keeps whole. ``write_seconds`` is the time one ``OpenSegment.write``
-(encrypt, hand the sealed chunks to the kernel, and the periodic fsync when due) or one
+and sees values that are each current as of some recent write. No lock is taken: each
+write (the muxer writes an fMP4 fragment at a time) costs two ``perf_counter`` calls, a
+bisect over the fixed buckets and a few integer additions, which the GIL keeps whole.
+``write_seconds`` is the time one ``OpenSegment.write`` (encrypt, hand the sealed chunks
+to the kernel, and the periodic fsync when due) or one
 ``close`` (final chunk, fsync, rename, folder fsync) took: the "segment write latency" the
 metrics report as a histogram (nvr/service/metrics.py).
 """
