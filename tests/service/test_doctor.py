@@ -206,3 +206,28 @@ def test_listeners_reads_proc_net_tcp(tmp_path: Path) -> None:
     )
     found = {(x.address, x.port, x.inode) for x in listeners(tmp_path)}
     assert found == {("0.0.0.0", 8443, 111), ("127.0.0.1", 9100, 222), ("::1", 22, 444)}
+
+
+def test_pi_throttling_is_read_from_vcgencmd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    (root / "proc/device-tree").mkdir(parents=True)
+    (root / "proc/device-tree/model").write_text("Raspberry Pi 5 Model B Rev 1.0\x00")
+    zone = root / "sys/class/thermal/thermal_zone0"
+    zone.mkdir(parents=True)
+    zone.joinpath("temp").write_text("82500\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vcgencmd"  # what the firmware tool prints: under-voltage since boot
+    fake.write_text('#!/bin/sh\n[ "$1" = get_throttled ] && echo throttled=0x50000\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    findings = diagnose(None, tmp_path / "none", cameras=False, sys_root=root)
+    by_check = {f.check: f for f in findings}
+    temp, throttling = by_check["pi.temperature"], by_check["pi.throttling"]
+    assert (temp.severity, temp.summary) == ("warning", "CPU temperature 82.5 °C")
+    assert throttling.severity == "warning"
+    assert "under-voltage has occurred" in throttling.summary
+    assert "throttling has occurred" in throttling.summary
+    assert "power supply" in throttling.remedy

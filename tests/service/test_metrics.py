@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from nvr.config import ConfigError, parse_config_text
 from nvr.service.doctor import listeners
-from tests.service.test_serve import Running, start
+from tests.service.test_serve import CAM_PASSWORD, WRONG_PASSWORD, Running, start
+from tests.support.rtsp_server import Mount, RtspCameraFactory
 
 PASSPHRASE = "sunny-Meadow-42-quietly"
 
@@ -183,3 +184,40 @@ def test_metrics_listen_accepts_loopback() -> None:
     cfg = parse_config_text("metrics:\n  enabled: true\n  listen: '[::1]:9200'\n", "nvr.yaml")
     assert cfg.metrics.address() == ("::1", 9200)
     assert parse_config_text("", "nvr.yaml").metrics.enabled is False
+
+
+@pytest.mark.rtsp
+def test_metrics_of_real_cameras_name_them_and_nothing_else(
+    tmp_path: Path, rtsp_camera_factory: RtspCameraFactory, cleanup: list[Running]
+) -> None:
+    camera = rtsp_camera_factory(
+        [Mount("/door", auth="digest", user="installer", password=CAM_PASSWORD)]
+    )
+    config = tmp_path / "nvr.yaml"
+    config.write_text(
+        "metrics:\n  enabled: true\n  listen: 127.0.0.1:0\n"
+        "cameras:\n"
+        "  - name: front\n"
+        f"    main_url: rtsp://127.0.0.1:{camera.port}/door\n"
+        "    username: installer\n"
+        "    password: ${FRONT_PW}\n"
+        "  - name: back\n"
+        f"    main_url: rtsp://installer:{WRONG_PASSWORD}@127.0.0.1:{camera.port}/door\n"
+    )
+    run = start(
+        ["serve", "--config", str(config), "--bind", "127.0.0.1"],
+        tmp_path,
+        env={"FRONT_PW": CAM_PASSWORD},
+    )
+    cleanup.append(run)
+    [line] = [x for x in _rest_of_banner(run) if x.startswith("Metrics:")]
+    url = line.split()[1]
+    front = ("porchlight_camera_fps", (("camera", "front"),))
+    samples = _wait(url, lambda s: s.get(front, 0) > 0)
+    assert samples[("porchlight_camera_up", (("camera", "back"),))] == 0
+    assert samples[("porchlight_camera_up", (("camera", "front"),))] == 1
+    text = httpx.get(url, timeout=10).text
+    for secret in (CAM_PASSWORD, WRONG_PASSWORD, "installer", "rtsp://", str(camera.port)):
+        assert secret not in text
+    code, log = run.stop()
+    assert code == 0, log
