@@ -276,15 +276,30 @@ def _disk_device(data: Path, sys_root: Path) -> Finding:
     sd = disk.startswith("mmcblk")
     rotational = _read(sys_root / "sys/block" / disk / "queue/rotational") == "1"
     if sd:
+        others = _other_disks(sys_root, disk)
+        where = (
+            f"move storage.data_dir to a folder on {', '.join(others)} (attached)"
+            if others
+            else "attach a USB SSD and set storage.data_dir to a folder on it"
+        )
         return Finding(
             "disk.device",
             "warning",
             f"{data} is on an SD card ({disk})",
-            "continuous recording wears SD cards out: attach a USB SSD and set "
-            "storage.data_dir to a folder on it",
+            f"continuous recording wears SD cards out: {where}",
         )
     kind = "a spinning disk" if rotational else "an SSD or flash disk"
     return Finding("disk.device", "ok", f"{data} is on {kind} ({disk})", "nothing to do")
+
+
+def _other_disks(sys_root: Path, disk: str) -> list[str]:
+    """Real disks other than ``disk`` and other SD cards (USB or NVMe drives)."""
+    virtual = ("loop", "ram", "zram", "dm-", "md", "mmcblk", "sr")
+    try:
+        names = sorted(p.name for p in (sys_root / "sys/block").iterdir())
+    except OSError:
+        return []
+    return [n for n in names if n != disk and not n.startswith(virtual)]
 
 
 def _read(path: Path) -> str | None:

@@ -168,7 +168,15 @@ def test_data_on_an_sd_card_is_a_warning(tmp_path: Path) -> None:
     )
     [device] = [f for f in findings if f.check == "disk.device"]
     assert (device.severity, "SD card" in device.summary) == ("warning", True)
-    assert "USB SSD" in device.remedy
+    assert "attach a USB SSD" in device.remedy
+    # With a USB disk attached (and a loop device, which does not count), doctor names it.
+    for name in ("sda", "loop0"):
+        (tmp_path / "root/sys/block" / name).mkdir()
+    findings = diagnose(
+        None, data, cameras=False, sys_root=tmp_path / "root", write_test_bytes=1 << 20
+    )
+    [device] = [f for f in findings if f.check == "disk.device"]
+    assert device.remedy.endswith("move storage.data_dir to a folder on sda (attached)")
     [throttling] = [f for f in findings if f.check == "pi.throttling"]
     assert "not a Raspberry Pi" not in throttling.summary  # it is one, by its model file
 
