@@ -5,9 +5,9 @@ FFmpeg options (``policy.open_options``), reads the first video stream until one
 decodes (a keyframe with the stream's parameters known also counts, for codecs this FFmpeg
 cannot decode), closes, and returns a ``ProbeResult``. ``timeout`` bounds the connection,
 each read, and the wait for a decodable frame (so about twice ``timeout`` at worst).
-Every failure is a ``UserError`` whose one-line reason comes from
-``policy.classify_error`` (the same words the service's health shows) and never contains
-the URL's password.
+Every failure is a ``ProbeFailed`` (a ``UserError`` with the failure's ``state``) whose
+one-line reason comes from ``policy.classify_error`` (the same words the service's health
+shows) and never contains the URL's password.
 """
 
 from __future__ import annotations
@@ -27,7 +27,16 @@ from nvr.capture.policy import Transport, classify_error, open_options
 from nvr.errors import UserError
 from nvr.secrets import mask_url
 
-__all__ = ["ProbeResult", "probe"]
+__all__ = ["ProbeFailed", "ProbeResult", "probe"]
+
+
+class ProbeFailed(UserError):
+    """A probe that failed; ``state`` is the policy's word for why (``auth_failed``,
+    ``unreachable``, ``offline``, ... or ``no_video``), as the service's health says it."""
+
+    def __init__(self, message: str, state: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.state = state
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def probe(url: str, *, transport: Transport = "tcp", timeout: float = 8.0) -> Pr
     try:
         return _probe(url, transport, timeout)
     except _NoVideo as exc:
-        raise UserError(f"{mask_url(url)}: {exc}", hint=exc.hint) from None
+        raise ProbeFailed(f"{mask_url(url)}: {exc}", "no_video", hint=exc.hint) from None
     except (av.FFmpegError, OSError, TimeoutError) as exc:
         if time.monotonic() - started >= timeout and not isinstance(
             exc, av.error.HTTPError | av.error.HTTPClientError
@@ -77,7 +86,9 @@ def probe(url: str, *, transport: Transport = "tcp", timeout: float = 8.0) -> Pr
         failure = classify_error(exc, ever_online=False)
         # The policy's advice is written for the config file; the hint here is for the CLI.
         reason = failure.message.split("; ")[0]
-        raise UserError(f"{mask_url(url)}: {reason}", hint=_HINTS.get(failure.state)) from None
+        raise ProbeFailed(
+            f"{mask_url(url)}: {reason}", failure.state, hint=_HINTS.get(failure.state)
+        ) from None
 
 
 def _probe(url: str, transport: Transport, timeout: float) -> ProbeResult:

@@ -20,6 +20,7 @@ from nvr.cli import (
     cameras_cmd,
     config_cmd,
     db_cmd,
+    doctor_cmd,
     keys_cmd,
     motion_cmd,
     onvif_cmd,
@@ -51,6 +52,7 @@ service_cmd.register(app)
 share_cmd.register(app)
 status_cmd.register(app)
 backup_cmd.register(app)
+doctor_cmd.register(app)
 
 
 def _version(value: bool) -> None:

@@ -36,6 +36,8 @@ def _announce(ready: Ready) -> None:
             f"  First run: set up the owner at {ready.setup_url}",
             "  (from this network; the code is also in the data directory's setup-code file)",
         ]
+    if ready.metrics_url is not None:
+        lines.append(f"  Metrics: {ready.metrics_url} (this box only)")
     lines += [
         "Press Ctrl+C to stop.",
     ]

@@ -26,6 +26,7 @@ __all__ = [
     "DatabaseConfig",
     "DemoConfig",
     "LoggingConfig",
+    "MetricsConfig",
     "MqttConfig",
     "MqttTlsConfig",
     "NotificationsConfig",
@@ -308,6 +309,49 @@ class SecurityConfig(Section):
         return timedelta(seconds=self.session_max_age_seconds)
 
 
+class MetricsConfig(Section):
+    """Prometheus metrics on a listener of their own, bound to this box only."""
+
+    enabled: bool = False
+    """Serve `/metrics` (plain HTTP, no sign-in) on `listen`. Off: nothing listens."""
+    listen: str = "127.0.0.1:9108"
+    """`HOST:PORT` to listen on; the host must be a loopback address (`127.0.0.1`,
+    `[::1]`): the metrics name the cameras and are not for the network."""
+
+    @field_validator("listen")
+    @classmethod
+    def _loopback(cls, listen: str) -> str:
+        host, port = split_listen(listen)
+        if not ipaddress.ip_address(host).is_loopback:
+            raise invalid(
+                "{value} is not a loopback address: metrics are served to this box only "
+                "(scrape through an SSH tunnel or a reverse proxy with its own sign-in)",
+                value=host,
+            )
+        if not 0 <= port <= 65535:
+            raise invalid("port {value} is not 0..65535", value=port)
+        return listen
+
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` to bind (IPv6 without brackets)."""
+        return split_listen(self.listen)
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:9108"`` / ``"[::1]:9108"`` -> host and port; ``invalid`` otherwise."""
+    host, sep, port = listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(host)
+        if not sep or not port.isdigit():
+            raise ValueError
+    except ValueError:
+        raise invalid(
+            "{value} is not HOST:PORT with an IP address (such as 127.0.0.1:9108)", value=listen
+        ) from None
+    return host, int(port)
+
+
 class DemoConfig(Section):
     """The built-in demo doorbell, for trying Porchlight without a camera."""
 
@@ -334,6 +378,8 @@ class Config(Section):
     """Demo camera."""
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     """Idle lock of footage, session lifetimes."""
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    """Prometheus metrics (off unless enabled)."""
 
     @field_validator("cameras")
     @classmethod

@@ -78,6 +78,7 @@ class RecorderStatus:
     dropped: int  # packets the subscription dropped because the recorder fell behind
     clock_source: ClockSource = "arrival"  # what the current connection is anchored on
     camera_clock_offset_s: float | None = None  # camera's RTCP clock minus arrival time
+    gaps: int = 0  # outages begun since the recorder started (reconnect, silence, disk)
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,11 @@ class Recorder:
         self._close_segment()
         self._outage = Outage(self.camera, start, None, reason)
         self._outage_reported = False
-        self._set(outage=self._outage, state="paused" if reason == "disk_full" else "outage")
+        self._set(
+            outage=self._outage,
+            state="paused" if reason == "disk_full" else "outage",
+            gaps=self._status.gaps + 1,
+        )
         log.warning("recorder %s: footage interrupted (%s)", self.camera, reason)
 
     def _report(self, outage: Outage | None) -> None:

@@ -438,6 +438,8 @@ class CameraSet:
                     last_error=h.last_error,
                     recording=rec_status.state if rec_status is not None else "off",
                     segments=rec_status.segments if rec_status is not None else 0,
+                    gaps=rec_status.gaps if rec_status is not None else 0,
+                    dropped=rec_status.dropped if rec_status is not None else 0,
                     clock=rec_status.clock_source if rec_status is not None else None,
                     camera_clock_offset_s=(
                         None if rec_status is None else rec_status.camera_clock_offset_s

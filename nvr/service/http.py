@@ -118,6 +118,33 @@ def make_servers(
     return servers
 
 
+def make_metrics_server(
+    host: str, port: int, app: Callable[[Scope, Receive, Send], Awaitable[None]]
+) -> tuple[ManagedServer, socket.socket]:
+    """The plain-HTTP metrics listener (``metrics.listen``: loopback only, checked by the
+    config) for ``nvr.service.metrics.metrics_app``."""
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise UserError(
+            f"cannot listen for metrics on {host}:{port}: {exc.strerror}",
+            hint="another program may use that port: change metrics.listen",
+        ) from exc
+    server = ManagedServer(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=sock.getsockname()[1],
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+        )
+    )
+    return server, sock
+
+
 async def wait_started(servers: list[ManagedServer], tasks: list[asyncio.Task[None]]) -> None:
     """Return once every server listens; re-raise if one died during start-up."""
     while not all(s.started for s in servers):

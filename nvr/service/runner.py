@@ -50,7 +50,7 @@ from nvr.service.box import Box, open_box
 from nvr.service.camera_admin import CameraAdmin, default_config_path
 from nvr.service.cameras import CameraSet, camera_names
 from nvr.service.housekeeping import Job, run_housekeeping
-from nvr.service.http import make_servers, wait_started
+from nvr.service.http import make_metrics_server, make_servers, wait_started
 from nvr.service.settings import RetentionEditor, apply_retention
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
@@ -87,6 +87,7 @@ class Ready:
     tls_fingerprint: str
     demo: bool
     setup_url: str | None = None  # first run: the setup page with its one-time code
+    metrics_url: str | None = None  # metrics.enabled: the loopback /metrics address
 
 
 def prepare_data_dir(path: Path) -> None:
@@ -302,6 +303,22 @@ class Service:
                 ),
             )
             bound = make_servers(cfg.server, app, tls_files.cert, tls_files.key)
+            metrics_url = None
+            if cfg.metrics.enabled:
+                # Imported only here: prometheus-client is not loaded when metrics are off.
+                from nvr.service.metrics import build_registry, metrics_app
+
+                registry = build_registry(self.status, lambda: store, cfg.storage.data_dir)
+                host, mport = cfg.metrics.address()
+                try:
+                    msrv, msock = make_metrics_server(host, mport, metrics_app(registry))
+                except UserError:
+                    for _, sock in bound:
+                        sock.close()
+                    raise
+                bound.append((msrv, msock))
+                shown = f"[{host}]" if ":" in host else host
+                metrics_url = f"http://{shown}:{msock.getsockname()[1]}/metrics"
             servers = [server for server, _ in bound]
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
@@ -345,7 +362,7 @@ class Service:
             port = servers[0].config.port
             url = public_url(cfg.server.bind, port)
             setup_url = None if setup_code is None else f"{url}setup?code={setup_code.display}"
-            ready = Ready(url, port, tls_files.fingerprint, self.demo, setup_url)
+            ready = Ready(url, port, tls_files.fingerprint, self.demo, setup_url, metrics_url)
             if setup_url is not None:
                 # The one place the code is shown (and in <data_dir>/setup-code, 0600).
                 log.warning(
@@ -363,6 +380,8 @@ class Service:
             log.info(
                 "serving dashboard", extra={"url": ready.url, "tls_sha256": ready.tls_fingerprint}
             )
+            if metrics_url is not None:
+                log.info("serving metrics", extra={"url": metrics_url})
             if self.on_ready:
                 self.on_ready(ready)
             waiter = asyncio.create_task(stop.wait())

@@ -42,6 +42,8 @@ class CameraStatus:
     last_error: str | None = None
     recording: str = "off"  # off | idle | recording | outage | paused | stopped
     segments: int = 0  # closed since the service started
+    gaps: int = 0  # recording outages begun since the service started
+    dropped: int = 0  # packets the recorder's queue dropped because it fell behind
     clock: str | None = None  # rtcp | arrival: what the recorder times footage by
     camera_clock_offset_s: float | None = None  # camera's RTCP clock minus arrival
     motion: MotionHealth = field(default_factory=MotionHealth)

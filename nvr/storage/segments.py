@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
@@ -34,6 +35,7 @@ from nvr.crypto import Identity, Reader, Recipient, decrypt, salvage
 from nvr.db.models import Camera, Segment
 from nvr.db.repo import ensure_cameras
 from nvr.storage.layout import segment_path
+from nvr.storage.stats import WriteStats
 from nvr.storage.volume import volume_of
 from nvr.storage.writer import DiskFull, SegmentFile
 
@@ -85,16 +87,19 @@ class OpenSegment:
         self.camera = camera
         self.file = file
         self._since_space_check = 0
+        self._stats = store.stats(camera)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append plaintext. A full disk never raises out of here while RAM can hold the
         backlog: the store makes room (retention) and retries; past ``MAX_BACKLOG`` the
         segment ends as ``truncated`` and ``StorageFull`` tells the recorder to pause."""
+        started = perf_counter()
         try:
             self.file.write(data)
         except DiskFull:
             self._recover_from_full_disk()
             return
+        self._stats.observe(perf_counter() - started, len(data))
         self._store.alarms.pop("disk_full", None)
         self._since_space_check += len(data)
         if self._since_space_check >= SPACE_CHECK_BYTES:
@@ -130,11 +135,13 @@ class OpenSegment:
         self.file.tick()
 
     def close(self, end: datetime) -> SegmentRecord:
+        started = perf_counter()
         try:
             closed = self.file.close()
         except DiskFull:
             self._store.make_room(self.file.unflushed_bytes + ROOM_MARGIN)
             closed = self.file.close()
+        self._stats.observe(perf_counter() - started)
         with self._store.sessions.begin() as session:
             seg = session.get(Segment, self.id)
             assert seg is not None
@@ -166,6 +173,17 @@ class SegmentStore:
         # Set by the service to the retainer: free at least N bytes now (disk full).
         self.room_maker: Callable[[int], object] | None = None
         self.alarms: dict[str, str] = {}
+        self._stats: dict[str, WriteStats] = {}
+
+    def stats(self, camera: str) -> WriteStats:
+        """The write latencies and bytes of ``camera`` (nvr/storage/stats.py)."""
+        stats = self._stats.get(camera)
+        if stats is None:
+            stats = self._stats.setdefault(camera, WriteStats())
+        return stats
+
+    def all_stats(self) -> dict[str, WriteStats]:
+        return dict(self._stats)
 
     def open_segment(self, camera: str, start: datetime) -> OpenSegment:
         self.check_space()

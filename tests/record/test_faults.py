@@ -142,6 +142,13 @@ def test_reconnect_with_a_codec_change_starts_a_new_segment_and_records_the_gap(
         assert len(probe.packets) == 30
         assert probe.packets[0].keyframe
     assert recorder.status().segments == 2
+    assert recorder.status().gaps == 1  # what /metrics exports as porchlight_camera_gaps_total
+    # The muxer's writes (a fragment at a time) and both closes were timed.
+    snap = feed.store.stats("cam").snapshot()
+    assert snap.count >= 2 + 2
+    assert snap.buckets[-1] == snap.count
+    plaintext = sum(len(record_kit.plaintext(r)) for r in records)
+    assert 0 < snap.bytes_written <= plaintext
 
 
 def test_packets_before_the_first_keyframe_are_skipped_and_bad_dts_repaired(
@@ -171,6 +178,7 @@ def test_packets_before_the_first_keyframe_are_skipped_and_bad_dts_repaired(
     assert all(b > a for a, b in itertools.pairwise(dts))
     assert recorder.status().timestamp_repairs >= 1
     assert feed.outages == []
+    assert recorder.status().gaps == 0
 
 
 def test_a_wall_clock_step_is_logged_and_the_next_segment_follows_it(
