@@ -7,7 +7,9 @@ vs index, before anything records) → TLS certificate → camera ingest (and th
 doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect; while no
 owner exists, with the first-run setup and its one-time code, nvr.web.setup; the cameras
 API changes the config file and the running cameras, nvr.service.camera_admin) →
-housekeeping (unlock and session expiry, retention, audit checkpoints). SIGTERM or SIGINT
+housekeeping (unlock and session expiry, retention, audit checkpoints) → under systemd
+(``NOTIFY_SOCKET``), ``READY=1`` and, with ``WatchdogSec=``, the watchdog that pings only
+while no recorder is stalled (nvr.service.notify). SIGTERM or SIGINT
 stops the servers, locks every unlock session, stops the cameras, marks the run cleanly
 stopped, writes ``service.stop``, and ``run()`` returns.
 
@@ -47,6 +49,7 @@ from nvr.service.camera_admin import CameraAdmin, default_config_path
 from nvr.service.cameras import CameraSet, camera_names
 from nvr.service.housekeeping import Job, run_housekeeping
 from nvr.service.http import make_servers, wait_started
+from nvr.service.notify import Notifier, Watchdog, watchdog_seconds
 from nvr.service.settings import RetentionEditor, apply_retention
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
@@ -162,6 +165,8 @@ class Service:
         self._tls_fingerprint: str | None = None
         self._box: Box | None = None
         self._alarms: Callable[[], dict[str, str]] = dict
+        self.notifier = Notifier.from_env()
+        self.watchdog: Watchdog | None = None
 
     def status(self) -> ServiceStatus:
         keys = keys_state(self._box) if self._box is not None else "unknown"
@@ -328,9 +333,15 @@ class Service:
             )
             if self.on_ready:
                 self.on_ready(ready)
+            self.notifier.send("READY=1", f"STATUS=serving {ready.url}")
+            period = watchdog_seconds()
+            if period is not None:
+                self.watchdog = Watchdog(self.notifier, period, self._cameras.stalled)
+                tasks.append(asyncio.create_task(self.watchdog.run(stop)))
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             log.info("stopping")
+            self.notifier.send("STOPPING=1", "STATUS=stopping")
             stop.set()
             streams.close()
             for s in servers:

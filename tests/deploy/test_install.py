@@ -1,0 +1,158 @@
+"""deploy/install.sh in a fresh Debian 12 root (debootstrap, chroot): install, use, upgrade
+over it, uninstall keeping the data, purge.
+
+THE SLOW TEST of the suite (marked ``slow``): the first run on a machine builds the
+Debian root with debootstrap (minutes; then cached a day, tests/support/debian_root.py),
+and every run installs Python packages inside it (PyPI wheels, cached in
+/var/cache/porchlight-test/pip). No systemd runs in a chroot, so nothing is started there:
+the installer detects that and only enables the units, which is part of what is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nvr.db.migrate import HEAD
+from tests.support import debian_root
+from tests.support.procs import require
+
+REPO = Path(__file__).resolve().parents[2]
+SRC = "/srv/porchlight"  # the checkout inside the root (read-only bind)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Path]:
+    require(debian_root.unavailable())
+    tarball = debian_root.base_tarball()
+    path = tmp_path / "root"
+    debian_root.unpack(tarball, path)
+    try:
+        yield path
+    finally:
+        debian_root.remove_root(path)
+
+
+def chroot(root: Path, script: str) -> str:
+    caches = {
+        debian_root.CACHE / "pip": "/root/.cache/pip",
+        debian_root.CACHE / "apt-archives": "/var/cache/apt/archives",
+    }
+    for host in caches:
+        (host / "partial").mkdir(parents=True, exist_ok=True)
+    done = debian_root.in_chroot(
+        root,
+        script,
+        binds={REPO: SRC, **caches},
+        writable=list(caches.values()),
+        env=debian_root.PIP_ENV,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"exit {done.returncode}:\n{output[-6000:]}"
+    return output
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def mode(path: Path) -> str:
+    return f"{path.stat().st_mode & 0o7777:04o}"
+
+
+def test_install_upgrade_uninstall_in_a_fresh_debian_root(root: Path) -> None:
+    out = chroot(root, f"{SRC}/deploy/install.sh")
+    assert "systemd is not running here" in out
+    assert "nothing was started" in out
+    assert "wrote /etc/nvr/nvr.yaml" in out
+
+    # What was made, with the owners and modes promised.
+    etc, data = root / "etc/nvr", root / "var/lib/nvr"
+    assert mode(etc / "nvr.yaml") == "0640"
+    assert mode(data) == "0700"
+    assert (root / "opt/nvr/venv/bin/nvr").is_file()
+    for unit in ("nvr.service", "nvr-fstrim.service", "nvr-fstrim.timer"):
+        assert (root / "etc/systemd/system" / unit).read_text() == (
+            REPO / "deploy/systemd" / unit
+        ).read_text()
+    wants = root / "etc/systemd/system"
+    assert (wants / "multi-user.target.wants/nvr.service").is_symlink()
+    assert (wants / "timers.target.wants/nvr-fstrim.timer").is_symlink()
+
+    # The installed command works in the root (as the service user, via the wrapper).
+    used = chroot(
+        root,
+        """
+        stat -c '%U:%G %a %n' /etc/nvr /etc/nvr/nvr.yaml /var/lib/nvr
+        id nvr
+        getent passwd nvr | cut -d: -f7
+        nvr --help
+        /opt/nvr/venv/bin/python -c 'from nvr.web.app import web_root; print("web", web_root())'
+        nvr config check
+        rc=0; nvr status || rc=$?
+        echo "status exit $rc"
+        printf 'sunny-Meadow-42-quietly\\n' > /var/lib/nvr/pw
+        chown nvr:nvr /var/lib/nvr/pw; chmod 600 /var/lib/nvr/pw
+        nvr keys init --passphrase-file /var/lib/nvr/pw --work-factor 15
+        rm /var/lib/nvr/pw
+        nvr db current --config /etc/nvr/nvr.yaml
+        systemctl is-enabled nvr.service nvr-fstrim.timer
+        systemd-analyze verify /etc/systemd/system/nvr.service \
+            /etc/systemd/system/nvr-fstrim.service /etc/systemd/system/nvr-fstrim.timer
+        echo verified
+        """,
+    )
+    assert "root:nvr 2770 /etc/nvr" in used
+    assert "root:nvr 640 /etc/nvr/nvr.yaml" in used
+    assert "nvr:nvr 700 /var/lib/nvr" in used
+    assert "/usr/sbin/nologin" in used
+    assert "Porchlight: a private, local video recorder" in used  # --help
+    assert "web /opt/nvr/venv/share/porchlight/web" in used  # the wheel carries web/
+    assert (root / "opt/nvr/venv/share/porchlight/web/templates/base.html").is_file()
+    assert (root / "opt/nvr/venv/share/porchlight/web/static/api.js").is_file()
+    assert "/etc/nvr/nvr.yaml: OK (0 cameras)" in used
+    assert re.search(r"Dashboard: +https://", used)
+    assert "TLS certificate SHA-256" in used
+    assert re.search(r"status exit [03]\b", used)  # 3: the service is not running here
+    assert "enabled\nenabled" in used
+    assert "verified" in used
+    verify_lines = used[used.index("systemd-analyze") :] if "systemd-analyze" in used else ""
+    assert "nvr.service:" not in verify_lines  # systemd-analyze verify printed nothing
+    keys = sorted(p for p in (data / "keys").rglob("*") if p.is_file())
+    assert keys, "nvr keys init wrote no keys"
+    before = {p: digest(p) for p in keys}
+    assert f"{HEAD} (head)" in used  # nvr db current: migrated to the newest
+
+    # The owner edits the config; an upgrade keeps it, the keys and the database.
+    with (etc / "nvr.yaml").open("a") as f:
+        f.write("# the owner's own note\n")
+    edited = digest(etc / "nvr.yaml")
+    again = chroot(root, f"{SRC}/deploy/install.sh && nvr db current --config /etc/nvr/nvr.yaml")
+    assert "wrote /etc/nvr/nvr.yaml" not in again
+    assert "created the system user" not in again
+    assert "database:" in again
+    assert digest(etc / "nvr.yaml") == edited
+    assert {p: digest(p) for p in keys} == before
+    assert mode(etc / "nvr.yaml") == "0640"
+    assert mode(data) == "0700"
+    assert f"{HEAD} (head)" in again
+
+    # Uninstall keeps config and data; --purge removes them and the user.
+    gone = chroot(root, f"{SRC}/deploy/install.sh --uninstall")
+    assert "kept the config" in gone
+    assert not (root / "opt/nvr").exists()
+    assert not (root / "usr/local/bin/nvr").exists()
+    assert not (root / "etc/systemd/system/nvr.service").exists()
+    assert not (wants / "multi-user.target.wants/nvr.service").exists()
+    assert digest(etc / "nvr.yaml") == edited
+    assert {p: digest(p) for p in keys} == before
+    chroot(root, f"{SRC}/deploy/install.sh --uninstall --purge")
+    assert not etc.exists()
+    assert not data.exists()
+    assert "nvr:" not in (root / "etc/passwd").read_text()
