@@ -109,7 +109,7 @@ class Watchdog:
                 text = f"stalled: {', '.join(stalled)} made no progress for {self.stall_after:g} s"
                 log.error("watchdog: %s; not pinging systemd", text)
             else:
-                text = "recording"
+                text = "running: no recorder stalled"
                 if self._last:
                     log.warning("watchdog: no longer stalled; pinging systemd again")
             self.notifier.send(f"STATUS={text}")

@@ -1,11 +1,15 @@
-"""deploy/install.sh in a fresh Debian 12 root (debootstrap, chroot): install, use, upgrade
-over it, uninstall keeping the data, purge.
+"""deploy/install.sh in a fresh Debian 12 root (debootstrap, chroot): install, use, boot it
+with its own systemd (systemd-nspawn) to see the hardened service record, upgrade over it,
+uninstall keeping the data, purge.
 
 THE SLOW TEST of the suite (marked ``slow``): the first run on a machine builds the
 Debian root with debootstrap (minutes; then cached a day, tests/support/debian_root.py),
 and every run installs Python packages inside it (PyPI wheels, cached in
 /var/cache/porchlight-test/pip). No systemd runs in a chroot, so nothing is started there:
 the installer detects that and only enables the units, which is part of what is checked.
+Then the root is booted (systemd-nspawn: its own systemd 252, as on the box) and the
+enabled nvr.service must come up under every hardening setting of the unit, say READY,
+ping the watchdog and write footage.
 """
 
 from __future__ import annotations
@@ -26,10 +30,28 @@ SRC = "/srv/porchlight"  # the checkout inside the root (read-only bind)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
+# Run inside the booted root: wait (bounded) until the service records, then report.
+BOOT_PROBE = """
+for _ in $(seq 120); do
+  if systemctl is-active --quiet nvr.service &&
+     [ -n "$(find /var/lib/nvr/segments -type f 2>/dev/null | head -n 1)" ]; then
+    break
+  fi
+  sleep 1
+done
+sleep 20  # a few watchdog rounds while recording
+systemctl show nvr.service -p ActiveState -p SubState -p NRestarts -p StatusText \
+  -p WatchdogUSec -p WatchdogTimestampMonotonic
+[ -n "$(find /var/lib/nvr/segments -type f 2>/dev/null | head -n 1)" ] && echo "footage: yes"
+nvr status || true
+journalctl -u nvr.service --no-pager -o cat
+"""
+
 
 @pytest.fixture
 def root(tmp_path: Path) -> Iterator[Path]:
     require(debian_root.unavailable())
+    require(debian_root.nspawn_unavailable())
     tarball = debian_root.base_tarball()
     path = tmp_path / "root"
     debian_root.unpack(tarball, path)
@@ -129,6 +151,25 @@ def test_install_upgrade_uninstall_in_a_fresh_debian_root(root: Path) -> None:
     before = {p: digest(p) for p in keys}
     assert f"{HEAD} (head)" in used  # nvr db current: migrated to the newest
 
+    # Booted with its own systemd, the enabled service runs under the unit's hardening.
+    booted = debian_root.boot(root, BOOT_PROBE)
+    shown = dict(
+        line.split("=", 1) for line in booted.splitlines() if re.match(r"^[A-Za-z]+=", line)
+    )
+    assert shown["ActiveState"] == "active", booted
+    assert shown["SubState"] == "running", booted
+    assert shown["NRestarts"] == "0", booted
+    assert shown["StatusText"] == "running: no recorder stalled", booted
+    assert shown["WatchdogUSec"] == "1min", booted
+    assert shown["WatchdogTimestampMonotonic"] != "0", booted  # a WATCHDOG=1 arrived
+    assert "footage: yes" in booted, booted
+    assert "Traceback" not in booted
+    assert "Operation not permitted" not in booted
+    fingerprint = re.search(r"TLS certificate SHA-256: ([0-9A-F:]{95})", booted)
+    assert fingerprint, booted
+    cert = data / "tls" / "cert.pem"
+    served = digest(cert)
+
     # The owner edits the config; an upgrade keeps it, the keys and the database.
     with (etc / "nvr.yaml").open("a") as f:
         f.write("# the owner's own note\n")
@@ -142,6 +183,7 @@ def test_install_upgrade_uninstall_in_a_fresh_debian_root(root: Path) -> None:
     assert mode(etc / "nvr.yaml") == "0640"
     assert mode(data) == "0700"
     assert f"{HEAD} (head)" in again
+    assert digest(cert) == served  # the fingerprint the owner noted stays valid
 
     # Uninstall keeps config and data; --purge removes them and the user.
     gone = chroot(root, f"{SRC}/deploy/install.sh --uninstall")

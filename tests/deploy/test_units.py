@@ -144,4 +144,4 @@ def test_installer_needs_what_the_quick_start_installs_and_ci_gets_the_test_tool
     quick = DEPLOY / "quickstart.sh"
     assert bash_array(DEPLOY / "install.sh", "runtime_pkgs") == bash_array(quick, "runtime_pkgs")
     test_pkgs = bash_array(quick, "test_pkgs")
-    assert {"debootstrap", "shellcheck"} <= set(test_pkgs)
+    assert {"debootstrap", "systemd-container", "shellcheck"} <= set(test_pkgs)

@@ -155,7 +155,9 @@ def test_watchdog_pings_stop_while_the_disk_hangs_and_resume_after(
 
         subprocess.run(["fsfreeze", "-u", str(freezable_fs)], check=True)
         frozen = False
-        back = messages.wait_for(lambda m: m == "STATUS=recording", "recovery", stall + 1)
+        back = messages.wait_for(
+            lambda m: m == "STATUS=running: no recorder stalled", "recovery", stall + 1
+        )
         messages.wait_for(lambda m: m == "WATCHDOG=1", "a ping after the thaw", back)
 
         proc.send_signal(signal.SIGTERM)

@@ -96,7 +96,7 @@ def test_watchdog_pings_only_while_nothing_is_stalled(
     dog = Watchdog(Notifier(address), 60.0, check)
     assert (dog.interval, dog.stall_after) == (15.0, 30.0)
     dog.tick()
-    assert received(sock) == ["STATUS=recording", "WATCHDOG=1"]
+    assert received(sock) == ["STATUS=running: no recorder stalled", "WATCHDOG=1"]
     dog.tick()
     assert received(sock) == ["WATCHDOG=1"]
     stalled.append("recorder front-door")
@@ -107,7 +107,7 @@ def test_watchdog_pings_only_while_nothing_is_stalled(
     ]  # and no ping: systemd restarts the service once WatchdogSec passes
     stalled.clear()
     dog.tick()
-    assert received(sock) == ["STATUS=recording", "WATCHDOG=1"]
+    assert received(sock) == ["STATUS=running: no recorder stalled", "WATCHDOG=1"]
     assert asked == [30.0] * 5
     assert dog.pings == 3
 

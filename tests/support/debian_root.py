@@ -19,6 +19,11 @@ Contract:
   mounted there only, so they vanish with the namespace when the command ends, whatever
   happens: nothing is ever left mounted, and the root can be deleted with
   ``remove_root`` (``rm --one-file-system``, after checking nothing is mounted under it).
+- ``boot(root, probe)`` boots the root with its own systemd (``systemd-nspawn -b``, a
+  private network, not registered with a machined): a oneshot unit runs the bash
+  ``probe`` once ``multi-user.target`` is reached, its output is returned, and the
+  machine powers off. The probe unit is removed afterwards. ``nspawn_unavailable()``
+  says why this cannot run here.
 - ``unavailable()`` says why this cannot run here (not root, no debootstrap/unshare), or
   ``None``.
 """
@@ -225,3 +230,52 @@ def in_chroot(
         timeout=timeout,
         check=False,
     )
+
+
+PROBE_UNIT = "porchlight-test-probe.service"
+
+
+def nspawn_unavailable() -> str | None:
+    if shutil.which("systemd-nspawn") is None:
+        return "systemd-nspawn is not installed (apt install systemd-container)"
+    return None
+
+
+def boot(root: Path, probe: str, *, timeout: float = 600.0) -> str:
+    """Boot ``root`` under systemd-nspawn, run ``probe`` in it, power off; its output."""
+    units = root / "etc/systemd/system"
+    script = root / "porchlight-test-probe.sh"
+    result = root / "porchlight-test-probe.out"
+    script.write_text(f"#!/bin/bash\n{probe}\n")
+    script.chmod(0o755)
+    (units / PROBE_UNIT).write_text(
+        "[Unit]\nDescription=Porchlight test probe\nAfter=multi-user.target\n"
+        "[Service]\nType=oneshot\n"
+        f"ExecStart=/bin/sh -c '/{script.name} > /{result.name} 2>&1; systemctl poweroff'\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
+    wants = units / "multi-user.target.wants"
+    wants.mkdir(exist_ok=True)
+    (wants / PROBE_UNIT).symlink_to(f"/etc/systemd/system/{PROBE_UNIT}")
+    machine = f"porchlight-test-{os.getpid()}"
+    try:
+        done = subprocess.run(
+            [
+                *("systemd-nspawn", "--quiet", "--register=no", "--keep-unit"),
+                *("--private-network", f"--machine={machine}", "-D", str(root), "--boot"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if not result.exists():
+            raise RuntimeError(f"the probe did not run: {done.stdout[-3000:]} {done.stderr}")
+        return result.read_text()
+    finally:
+        (wants / PROBE_UNIT).unlink(missing_ok=True)
+        (units / PROBE_UNIT).unlink(missing_ok=True)
+        script.unlink(missing_ok=True)
+        result.unlink(missing_ok=True)
+        shutil.rmtree(Path("/run/systemd/nspawn/propagate") / machine, ignore_errors=True)
