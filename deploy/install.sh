@@ -229,7 +229,6 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-input)
-"${pip[@]}" install -q --upgrade pip
 
 build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +33,14 @@ SRC = "/srv/porchlight"  # the checkout inside the root (read-only bind)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
-# Run inside the booted root: wait (bounded) until the service records, then report.
+# Run inside the booted root: wait (bounded) until the service records, report; then
+# upgrade with systemd running (from a wheel, no index: the root has no network), report.
 BOOT_PROBE = """
+report() {
+  systemctl show nvr.service -p ActiveState -p SubState -p NRestarts -p StatusText \\
+    -p WatchdogUSec -p WatchdogTimestampMonotonic
+  [ -n "$(find /var/lib/nvr/segments -type f 2>/dev/null | head -n 1)" ] && echo "footage: yes"
+}
 for _ in $(seq 120); do
   if systemctl is-active --quiet nvr.service &&
      [ -n "$(find /var/lib/nvr/segments -type f 2>/dev/null | head -n 1)" ]; then
@@ -40,11 +49,14 @@ for _ in $(seq 120); do
   sleep 1
 done
 sleep 20  # a few watchdog rounds while recording
-systemctl show nvr.service -p ActiveState -p SubState -p NRestarts -p StatusText \
-  -p WatchdogUSec -p WatchdogTimestampMonotonic
-[ -n "$(find /var/lib/nvr/segments -type f 2>/dev/null | head -n 1)" ] && echo "footage: yes"
+report
 nvr status || true
 journalctl -u nvr.service --no-pager -o cat
+echo "=== upgrade while running ==="
+rc=0; PIP_NO_INDEX=1 /srv/porchlight/deploy/install.sh --wheel /srv/wheel/WHEEL || rc=$?
+echo "install exit $rc"
+sleep 10
+report
 """
 
 
@@ -78,6 +90,29 @@ def chroot(root: Path, script: str) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"exit {done.returncode}:\n{output[-6000:]}"
     return output
+
+
+def build_wheel(folder: Path) -> Path:
+    """This checkout's wheel, built here from a copy (the build writes beside the sources)."""
+    src = folder / "src"
+    src.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    for name in ("nvr", "web"):
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder), str(src)],
+        check=True,
+        capture_output=True,
+    )
+    shutil.rmtree(src)
+    (wheel,) = folder.glob("porchlight-*.whl")
+    return wheel
+
+
+def settings(text: str) -> dict[str, str]:
+    """The ``Key=value`` lines of ``systemctl show``."""
+    return dict(line.split("=", 1) for line in text.splitlines() if re.match(r"^[A-Za-z]+=", line))
 
 
 def digest(path: Path) -> str:
@@ -152,10 +187,12 @@ def test_install_upgrade_uninstall_in_a_fresh_debian_root(root: Path) -> None:
     assert f"{HEAD} (head)" in used  # nvr db current: migrated to the newest
 
     # Booted with its own systemd, the enabled service runs under the unit's hardening.
-    booted = debian_root.boot(root, BOOT_PROBE)
-    shown = dict(
-        line.split("=", 1) for line in booted.splitlines() if re.match(r"^[A-Za-z]+=", line)
-    )
+    wheel = build_wheel(root.parent / "wheel")
+    probe = BOOT_PROBE.replace("WHEEL", wheel.name)
+    booted, upgraded = debian_root.boot(
+        root, probe, binds={REPO: SRC, wheel.parent: "/srv/wheel"}
+    ).split("=== upgrade while running ===")
+    shown = settings(booted)
     assert shown["ActiveState"] == "active", booted
     assert shown["SubState"] == "running", booted
     assert shown["NRestarts"] == "0", booted
@@ -169,6 +206,18 @@ def test_install_upgrade_uninstall_in_a_fresh_debian_root(root: Path) -> None:
     assert fingerprint, booted
     cert = data / "tls" / "cert.pem"
     served = digest(cert)
+
+    # The upgrade path under a running systemd: stop, reinstall, migrate, start (READY),
+    # and the closing 'nvr status' shows the dashboard and the same certificate.
+    assert "install exit 0" in upgraded, upgraded
+    assert "stopping nvr.service for the upgrade" in upgraded
+    assert "starting the upgraded service" in upgraded
+    assert re.search(r"Dashboard: +https://\S+:8443/", upgraded), upgraded
+    assert f"TLS certificate SHA-256: {fingerprint.group(1)}" in upgraded
+    after = settings(upgraded)
+    assert (after["ActiveState"], after["SubState"]) == ("active", "running"), upgraded
+    assert after["NRestarts"] == "0"
+    assert digest(cert) == served
 
     # The owner edits the config; an upgrade keeps it, the keys and the database.
     with (etc / "nvr.yaml").open("a") as f:

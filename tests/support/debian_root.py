@@ -21,9 +21,9 @@ Contract:
   ``remove_root`` (``rm --one-file-system``, after checking nothing is mounted under it).
 - ``boot(root, probe)`` boots the root with its own systemd (``systemd-nspawn -b``, a
   private network, not registered with a machined): a oneshot unit runs the bash
-  ``probe`` once ``multi-user.target`` is reached, its output is returned, and the
-  machine powers off. The probe unit is removed afterwards. ``nspawn_unavailable()``
-  says why this cannot run here.
+  ``probe`` once ``multi-user.target`` is reached (``binds`` mounted read-only), its
+  output is returned, and the machine powers off. The probe unit is removed afterwards.
+  ``nspawn_unavailable()`` says why this cannot run here.
 - ``unavailable()`` says why this cannot run here (not root, no debootstrap/unshare), or
   ``None``.
 """
@@ -241,8 +241,11 @@ def nspawn_unavailable() -> str | None:
     return None
 
 
-def boot(root: Path, probe: str, *, timeout: float = 600.0) -> str:
-    """Boot ``root`` under systemd-nspawn, run ``probe`` in it, power off; its output."""
+def boot(
+    root: Path, probe: str, *, binds: Mapping[Path, str] | None = None, timeout: float = 900.0
+) -> str:
+    """Boot ``root`` under systemd-nspawn, run ``probe`` in it, power off; its output.
+    ``binds``: host folder -> path inside, read-only."""
     units = root / "etc/systemd/system"
     script = root / "porchlight-test-probe.sh"
     result = root / "porchlight-test-probe.out"
@@ -262,7 +265,9 @@ def boot(root: Path, probe: str, *, timeout: float = 600.0) -> str:
         done = subprocess.run(
             [
                 *("systemd-nspawn", "--quiet", "--register=no", "--keep-unit"),
-                *("--private-network", f"--machine={machine}", "-D", str(root), "--boot"),
+                *("--private-network", f"--machine={machine}", "-D", str(root)),
+                *(f"--bind-ro={host}:{inside}" for host, inside in (binds or {}).items()),
+                "--boot",
             ],
             capture_output=True,
             text=True,
