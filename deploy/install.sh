@@ -56,9 +56,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$purge" -eq 0 ] || [ "$uninstall" -eq 1 ] || die "--purge goes with --uninstall"
-[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 $*)"
 [ -z "$wheel" ] || [ -f "$wheel" ] || die "no such wheel: $wheel"
 [ -z "$data_dir" ] || [[ "$data_dir" == /* ]] || die "--data-dir must be an absolute path"
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0)"
 [ -z "$wheel" ] || wheel="$(cd "$(dirname "$wheel")" && pwd)/$(basename "$wheel")"
 cd /  # nothing below may pick up a module or a file from the caller's folder
 

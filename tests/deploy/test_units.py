@@ -145,3 +145,23 @@ def test_installer_needs_what_the_quick_start_installs_and_ci_gets_the_test_tool
     assert bash_array(DEPLOY / "install.sh", "runtime_pkgs") == bash_array(quick, "runtime_pkgs")
     test_pkgs = bash_array(quick, "test_pkgs")
     assert {"debootstrap", "systemd-container", "shellcheck"} <= set(test_pkgs)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--help"], 0, "sudo deploy/install.sh --uninstall [--purge]"),
+        (["--purge"], 1, "--purge goes with --uninstall"),
+        (["--frobnicate"], 1, "unknown option: --frobnicate"),
+        (["--wheel", "/nonexistent/porchlight.whl"], 1, "no such wheel"),
+        (["--data-dir", "relative/dir"], 1, "--data-dir must be an absolute path"),
+    ],
+)
+def test_installer_refuses_bad_arguments_before_touching_anything(
+    args: list[str], code: int, says: str
+) -> None:
+    done = subprocess.run(
+        ["bash", str(DEPLOY / "install.sh"), *args], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == code
+    assert says in done.stdout + done.stderr
