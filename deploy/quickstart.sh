@@ -17,13 +17,16 @@ mode="${1:-}"
 
 # What the service needs at run time, and what the test suite needs on top (real
 # components: GStreamer's RTSP server, the age CLI, PostgreSQL, ffprobe, iproute2, and
-# Chromium for the browser tests, which Playwright drives: never 'playwright install').
+# Chromium for the browser tests, which Playwright drives: never 'playwright install';
+# debootstrap and systemd-nspawn for the installer's test in a fresh Debian root, booted;
+# ShellCheck for the scripts).
 runtime_pkgs=(python3 python3-venv python3-pip python3-dev build-essential ca-certificates)
 test_pkgs=(
   gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   ffmpeg age postgresql iproute2 git chromium mosquitto
+  debootstrap systemd-container shellcheck
 )
 
 usage() {

@@ -157,6 +157,8 @@ class Recorder:
         self._outage_reported = False
         self._paused_until: float | None = None
         self._status = RecorderStatus(camera, mode, "idle", 0, None, None, 0, 0, 0, 0)
+        # Monotonic time the thread last went round its loop (the watchdog's progress).
+        self._beat: float | None = None
 
     # --- API ----------------------------------------------------------------------------
 
@@ -186,6 +188,17 @@ class Recorder:
         with self._lock:
             return replace(self._status, dropped=self._sub.dropped)
 
+    def progress_age(self) -> float | None:
+        """Seconds since the recording thread last went round its loop, which it does at
+        least every ``POLL_SECONDS`` while it works, packets or not; a thread blocked in a
+        write to a hung disk stops going round. ``None`` when it is not running (not
+        started, stopped, or ended). Any thread (the service's watchdog, nvr.service.notify)."""
+        thread = self._thread
+        if thread is None or self._stop.is_set() or not thread.is_alive():
+            return None
+        beat = self._beat
+        return 0.0 if beat is None else max(0.0, self._clock.monotonic() - beat)
+
     # --- the thread ---------------------------------------------------------------------
 
     def _set(self, **changes: object) -> None:
@@ -195,6 +208,7 @@ class Recorder:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                self._beat = self._clock.monotonic()
                 try:
                     cp = self._sub.get(timeout=POLL_SECONDS)
                 except SubscriptionClosed:

@@ -416,6 +416,18 @@ class CameraSet:
         if self._demo is not None:
             await self._demo.stop()
 
+    def stalled(self, limit: float) -> list[str]:
+        """The recorders whose thread has not gone round its loop for more than ``limit``
+        seconds (blocked writing to a hung disk, or deadlocked), as ``recorder <camera>``:
+        the watchdog's test (nvr.service.notify). A camera that is offline is not stalled:
+        its recorder keeps going round, in an outage. On the event loop."""
+        out = []
+        for name, recorder in self._recorders.items():
+            age = recorder.progress_age()
+            if age is not None and age > limit:
+                out.append(f"recorder {name}")
+        return out
+
     def statuses(self) -> list[CameraStatus]:
         out = []
         for reader, is_demo in self._readers:

@@ -8,7 +8,9 @@ doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect; 
 owner exists, with the first-run setup and its one-time code, nvr.web.setup; the cameras
 API changes the config file and the running cameras, nvr.service.camera_admin) →
 housekeeping (unlock and session expiry, retention, audit checkpoints) → notifications, only
-when configured (MQTT with Home Assistant discovery, webhooks: nvr.notify). SIGTERM or SIGINT
+when configured (MQTT with Home Assistant discovery, webhooks: nvr.notify) → under systemd
+(``NOTIFY_SOCKET``), ``READY=1`` and, with ``WatchdogSec=``, the watchdog that pings only
+while no recorder is stalled (nvr.service.notify). SIGTERM or SIGINT
 stops the servers, locks every unlock session, stops the cameras, lets the notifier send
 their last events and sign off (at most ``NOTIFY_SIGN_OFF_SECONDS``), marks the run cleanly
 stopped, writes ``service.stop``, and ``run()`` returns.
@@ -51,6 +53,7 @@ from nvr.service.camera_admin import CameraAdmin, default_config_path
 from nvr.service.cameras import CameraSet, camera_names
 from nvr.service.housekeeping import Job, run_housekeeping
 from nvr.service.http import make_metrics_server, make_servers, wait_started
+from nvr.service.notify import SystemdNotifier, Watchdog, watchdog_seconds
 from nvr.service.settings import RetentionEditor, apply_retention
 from nvr.service.status import ServiceStatus
 from nvr.service.unlock import UnlockManager
@@ -175,6 +178,8 @@ class Service:
         self._box: Box | None = None
         self._alarms: Callable[[], dict[str, str]] = dict
         self.notifier: Notifier | None = None  # MQTT and webhooks, when configured and running
+        self.systemd = SystemdNotifier.from_env()  # READY/WATCHDOG under systemd, else no-op
+        self.watchdog: Watchdog | None = None
 
     def status(self) -> ServiceStatus:
         keys = keys_state(self._box) if self._box is not None else "unknown"
@@ -384,9 +389,15 @@ class Service:
                 log.info("serving metrics", extra={"url": metrics_url})
             if self.on_ready:
                 self.on_ready(ready)
+            self.systemd.send("READY=1", f"STATUS=serving {ready.url}")
+            period = watchdog_seconds()
+            if period is not None:
+                self.watchdog = Watchdog(self.systemd, period, self._cameras.stalled)
+                tasks.append(asyncio.create_task(self.watchdog.run(stop)))
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             log.info("stopping")
+            self.systemd.send("STOPPING=1", "STATUS=stopping")
             stop.set()
             streams.close()
             for s in servers:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,8 +82,13 @@ def is_page(request: Request) -> bool:
 
 
 def web_root() -> Path:
-    """The ``web/`` folder (templates, CSS, JS) that ships beside the ``nvr`` package."""
-    return Path(__file__).resolve().parent.parent.parent / "web"
+    """The ``web/`` folder (templates, CSS, JS): beside the ``nvr`` package in a checkout,
+    else where a wheel installs it, ``<prefix>/share/porchlight/web`` (pyproject's
+    data-files; the appliance's venv, the container)."""
+    checkout = Path(__file__).resolve().parent.parent.parent / "web"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "porchlight" / "web"
 
 
 def is_loopback(host: str | None) -> bool:
