@@ -244,14 +244,21 @@ async function startExport(passphrase) {
 // -- share links (another part of the API; hidden when this box has none) -----------------
 const notHere = (error) => error.status === 404 && error.message === "Not Found";
 
+// data-state on the section says what was decided: "absent" (this box has no share-link
+// routes: the section stays hidden) or "shown".
 async function showLinks() {
+  const section = $("share-links");
   try {
     await listLinks();
   } catch (error) {
-    if (notHere(error)) return; // no share-link routes on this box
+    if (notHere(error)) {
+      section.dataset.state = "absent";
+      return;
+    }
     $("link-error").textContent = error.message;
   }
-  $("share-links").hidden = false;
+  section.hidden = false;
+  section.dataset.state = "shown";
 }
 
 async function listLinks() {
@@ -303,6 +310,7 @@ $("link-form").addEventListener("submit", async (event) => {
   } catch (error) {
     if (notHere(error)) {
       $("share-links").hidden = true;
+      $("share-links").dataset.state = "absent";
       return;
     }
     $("link-error").textContent = error.message;
