@@ -101,7 +101,7 @@ def faces_at(data: bytes, every: int = 1) -> tuple[int, list[float]]:
             frames += 1
             if index % every:
                 continue
-            image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
+            image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
             if detector.detect(image):
                 found.append(float(frame.time or 0.0))
     return frames, found
@@ -291,7 +291,21 @@ def test_share_one_redacted_clip_with_a_request(
     expect(row).to_contain_text(f"1 ({CLIP_SECONDS})")
     screenshot(page, "share-report")
 
-    # 8. The new pages at phone width: no sideways scrolling.
+    # 8. A personal share starts from the timeline itself: no request, no window, no text.
+    page.goto(f"/timeline?camera={DEMO_CAMERA}")
+    page.get_by_test_id("share-a-clip").click()
+    expect(page.get_by_test_id("select-panel")).to_contain_text("A personal share (no request)")
+    expect(page).to_have_url(re.compile(r"[?&]share=1"))
+    expect(page.get_by_test_id("timeline-window")).to_have_count(0)
+    page.get_by_test_id("select-start").fill(local_input(clip_start))
+    page.get_by_test_id("select-end").fill(local_input(clip_end))
+    page.get_by_test_id("select-continue").click()
+    page.wait_for_url(re.compile(r"/share\?"))
+    expect(page.get_by_test_id("share-clip")).to_contain_text("a personal share (no request)")
+    expect(page.get_by_test_id("release-text")).to_have_value("")
+    expect(page.get_by_test_id("consent-list")).to_contain_text("None yet.")
+
+    # 9. The new pages at phone width: no sideways scrolling.
     page.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
     page.goto(f"/timeline?request={request_id}&camera={DEMO_CAMERA}")
     expect(page.get_by_test_id("select-panel")).to_be_visible()
