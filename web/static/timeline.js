@@ -455,11 +455,12 @@ function setSelection(next, fromInputs = false) {
 function fromInputs() {
   const a = Date.parse(selectStart.value); // "YYYY-MM-DDTHH:MM:SS": local time
   const b = Date.parse(selectEnd.value);
-  if (!day || Number.isNaN(a) || Number.isNaN(b)) {
+  if (Number.isNaN(a) || Number.isNaN(b)) {
     setSelection(null, true);
     return;
   }
-  setSelection({ camera: day.camera, start: a, end: b }, true);
+  // The camera shown (or being loaded: the inputs may be typed in before it answers).
+  setSelection({ camera: day ? day.camera : cameraField.value, start: a, end: b }, true);
 }
 
 async function openSelection(requestId) {
