@@ -151,7 +151,7 @@ function showPreview(job) {
     ? `faces blurred in ${r.frames_with_faces} of ${r.frames} frames` +
       (r.frames_tracked_only ? ` (${r.frames_tracked_only} of them by following a face the detector lost for a moment)` : "")
     : `${r.frames} frames, faces not blurred`;
-  $("preview-report").textContent = `Released at ${r.width}×${r.height}: ${faces}.`;
+  $("preview-report").textContent = `Preview at ${r.width}×${r.height} (the bundle keeps the camera's size): ${faces}.`;
   $("share-preview").hidden = false;
 }
 
