@@ -2,7 +2,7 @@
 
 One clip (one camera, a time range picked on the timeline) on its way out: redaction
 options, the redacted preview, the recipient, the consent signed with the re-entered
-passphrase, the export job and the bundle's download (``web/templates/share.html``,
+passphrase, the export job and the bundle's download (``web/templates/share_clip.html``,
 ``web/static/share.js``, all over the JSON API of ``nvr.web.consents``). Needs
 ``sharing.manage`` (the owner); installed by ``create_app`` with ``Sharing.exports``.
 
@@ -96,7 +96,7 @@ def add_share_page(app: FastAPI, accounts: Accounts, sharing: Sharing, pages: Pa
         masks = [[[x, y] for x, y in polygon] for polygon in sharing.privacy_masks(camera or "")]
         return pages.render(
             request,
-            "share.html",
+            "share_clip.html",
             caller,
             # Nothing given: the page just says how to pick a clip; a clip that is not one: 400.
             status_code=400 if problem and given else 200,
