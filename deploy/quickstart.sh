@@ -23,7 +23,7 @@ test_pkgs=(
   gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  ffmpeg age postgresql iproute2 git chromium
+  ffmpeg age postgresql iproute2 git chromium mosquitto
 )
 
 usage() {

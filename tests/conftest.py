@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.support.small_fs",
     "tests.support.age_cli",
     "tests.support.browser",
+    "tests.support.mosquitto",
 ]

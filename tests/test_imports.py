@@ -20,6 +20,7 @@ ONVIF = ("onvif", "zeep", "lxml", "aiohttp")
 WEB = ("fastapi", "starlette", "uvicorn", "jinja2")
 OPENCV = ("cv2", "numpy")
 ON_DEMAND = ("zxcvbn", "alembic", "argon2")  # a passphrase set; a migration due; a login
+MQTT = ("aiomqtt", "paho")  # only when notifications.mqtt is enabled
 
 
 def loaded_by(*modules: str) -> set[str]:
@@ -41,7 +42,7 @@ def cli_loads() -> set[str]:
     return loaded_by("nvr.cli")
 
 
-@pytest.mark.parametrize("library", ONVIF + WEB + ON_DEMAND)
+@pytest.mark.parametrize("library", ONVIF + WEB + ON_DEMAND + MQTT)
 def test_cli_leaves_onvif_and_the_web_app_to_the_commands_that_use_them(
     library: str, cli_loads: set[str]
 ) -> None:
@@ -52,7 +53,8 @@ def test_service_without_demo_or_onvif_loads_neither() -> None:
     # What ``nvr serve`` adds to the CLI: the runner, the web app, the camera set. The demo
     # doorbell and ONVIF cameras import their libraries when the config asks for them.
     loaded = loaded_by("nvr.service.runner", "nvr.service.cameras")
-    assert loaded.isdisjoint(ONVIF + OPENCV), sorted(loaded.intersection(ONVIF + OPENCV))
+    heavy = ONVIF + OPENCV + MQTT
+    assert loaded.isdisjoint(heavy), sorted(loaded.intersection(heavy))
     assert "fastapi" in loaded  # the check itself sees a library that is imported
 
 

@@ -39,7 +39,16 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request
 from starlette.responses import Response
 
-from nvr.auth.policy import Decision, Grant, InstallWindow, Permission, Role, decide, grant
+from nvr.auth.policy import (
+    Decision,
+    Grant,
+    InstallWindow,
+    Permission,
+    Role,
+    decide,
+    decide_anonymous,
+    grant,
+)
 from nvr.auth.sessions import (
     COOKIE_NAME,
     CSRF_HEADER,
@@ -120,6 +129,25 @@ class Authorizer:
             ),
             camera=camera,
         )
+
+    def anyone(self, permission: Permission) -> Callable[[Request], Decision]:
+        """A dependency for a route open to callers without an account: only for a
+        permission in ``ANONYMOUS`` (building it for any other raises ``ValueError``, so
+        deny-by-default cannot be switched off by mistake). It looks at no session; the
+        route checks the credential the request carries (a share link's token). Only
+        safe methods: nothing an anonymous caller does changes state but the route's own
+        bookkeeping."""
+        decision = decide_anonymous(permission)
+        if not decision.allowed:
+            raise ValueError(f"{permission} is not open to anonymous callers")
+
+        def dependency(request: Request) -> Decision:
+            if request.method not in SAFE_METHODS:
+                raise HTTPException(405, "only GET here")
+            return decision
+
+        dependency.__name__ = f"anyone_{permission.value.replace('.', '_')}"
+        return dependency
 
     def signed_in(self) -> Callable[[Request], ActiveSession]:
         """A dependency for routes any signed-in account may use (logout, "who am I")."""

@@ -3,6 +3,8 @@
 ``decide(role, permission, install_window=..., now=..., viewer_cameras=..., camera=...)``
 is pure: it takes values and returns a ``Decision(allowed, reason)``; it reads no clock,
 no database and no request. Every route asks it through one dependency (``nvr.auth.deps``).
+A caller without an account gets only the permissions in ``ANONYMOUS`` (a share link's
+page and download, whose token the route checks): ``decide_anonymous``.
 
 A table cell is a ``Grant``:
 - ``YES``: always;
@@ -47,6 +49,9 @@ class Permission(enum.StrEnum):
     SHARING_MANAGE = "sharing.manage"  # clip selection, consent, export, share links
     HOLDS_MANAGE = "holds.manage"  # legal holds
     REPORT_VIEW = "report.view"  # the transparency report
+    # Open a share link's page and download (issue 7). The one permission an anonymous
+    # caller has (``ANONYMOUS``): the link's token is the credential, checked by the route.
+    SHARE_LINK_OPEN = "share_link.open"
 
 
 class Grant(enum.Enum):
@@ -78,7 +83,14 @@ TABLE: Mapping[Permission, tuple[Grant, Grant, Grant]] = {
     Permission.SHARING_MANAGE: (_Y, _N, _N),
     Permission.HOLDS_MANAGE: (_Y, _N, _N),
     Permission.REPORT_VIEW: (_Y, _N, _N),
+    Permission.SHARE_LINK_OPEN: (_Y, _Y, _Y),
 }
+
+# What a caller WITHOUT a signed-in account may do: only what carries its own credential
+# in the request (a share link's token). Everything else is denied to anonymous callers
+# (``decide_anonymous``); routes ask through ``Authorizer.anyone``, which refuses to be
+# built for a permission not listed here.
+ANONYMOUS: frozenset[Permission] = frozenset({Permission.SHARE_LINK_OPEN})
 _COLUMN = {Role.OWNER: 0, Role.VIEWER: 1, Role.INSTALLER: 2}
 
 
@@ -112,6 +124,13 @@ class Decision:
     allowed: bool
     reason: str
     cameras: frozenset[str] | None = None
+
+
+def decide_anonymous(permission: Permission) -> Decision:
+    """May a caller with no account use ``permission``? Only those in ``ANONYMOUS``."""
+    if permission in ANONYMOUS:
+        return Decision(True, f"{permission} needs no account: the request carries its credential")
+    return Decision(False, "sign in first")
 
 
 def decide(

@@ -209,3 +209,34 @@ class LoginThrottle:
     def tracked(self) -> tuple[int, int]:
         """How many accounts and addresses are remembered (for health and tests)."""
         return len(self._accounts.states), len(self._addresses.states)
+
+
+class FailureThrottle:
+    """Failures per client address only, for a credential carried in a URL (a share link's
+    token, ``nvr.sharing.links``): there is no account to key on, and an account-wide key
+    would let one guesser lock every recipient out.
+
+    ``waiting(address)`` before looking anything up (refused: answer 429, log nothing, so
+    a guesser cannot flood the audit log); ``failed(address)`` after a wrong guess. Right
+    guesses are not counted. Same bounded table and backoff as the login's address key.
+    """
+
+    def __init__(
+        self, clock: Clock, *, policy: ThrottlePolicy = ADDRESS_POLICY, max_keys: int = MAX_KEYS
+    ) -> None:
+        self._clock = clock
+        self._addresses = _Table("address", policy, max_keys)
+        self._lock = threading.Lock()
+
+    def waiting(self, address: str | None) -> Verdict:
+        now = self._clock.monotonic()
+        with self._lock:
+            wait = self._addresses.wait(address_key(address), now)
+        return Verdict(wait <= 0, wait)
+
+    def failed(self, address: str | None) -> None:
+        with self._lock:
+            self._addresses.count(address_key(address), self._clock.monotonic())
+
+    def tracked(self) -> int:
+        return len(self._addresses.states)

@@ -15,6 +15,7 @@ import typer
 from nvr import __version__
 from nvr.cli import (
     audit_cmd,
+    backup_cmd,
     bench_cmd,
     cameras_cmd,
     config_cmd,
@@ -49,6 +50,7 @@ app.add_typer(motion_cmd.app, name="motion")
 service_cmd.register(app)
 share_cmd.register(app)
 status_cmd.register(app)
+backup_cmd.register(app)
 
 
 def _version(value: bool) -> None:

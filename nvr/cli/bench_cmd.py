@@ -26,7 +26,7 @@ from nvr.cli import options
 from nvr.errors import UserError
 
 if TYPE_CHECKING:
-    from nvr.bench import live, motion, redact
+    from nvr.bench import export, live, motion, redact
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -616,3 +616,128 @@ def redact_command(
         "the owner watches the preview, which is encoded faster and smaller."
     ]
     _report(out, "redact", result, machine, redact_table(result), summary, json_file)
+
+
+def _size(text: str, what: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit()):
+        raise UserError(f"{what} {text!r}: expected WIDTHxHEIGHT, like 1920x1080")
+    w, h = int(width), int(height)
+    if not (64 <= w <= 7680 and 64 <= h <= 4320 and w % 2 == 0 and h % 2 == 0):
+        raise UserError(f"{what} {text!r}: even sizes from 64x64 to 7680x4320")
+    return w, h
+
+
+def export_table(result: export.ExportResult) -> Table:
+    u = result.unredacted
+    table = Table(
+        title=f"unredacted export of {u.clip_seconds / 60:g} min of {result.width}x"
+        f"{result.height} at {result.source_fps} fps, "
+        f"{result.source_bitrate_bps / record.MB:.1f} Mbit/s, {u.segments} segments "
+        "(export_bundle + zip written)",
+        title_justify="left",
+    )
+    for heading in ("figure", "value", "target", "verdict"):
+        table.add_column(heading, justify="left" if heading == "figure" else "right")
+    table.add_row(
+        "x real time",
+        f"{u.realtime:.1f}",
+        f">= {u.target_realtime:g}",
+        _verdict(u.met),
+    )
+    table.add_row(
+        "wall s (bundle folder / zip)",
+        f"{u.wall_seconds:.2f} ({u.export_seconds:.2f} / {u.zip_seconds:.2f})",
+        "",
+        "",
+    )
+    table.add_row("build_clip alone s (decrypt + remux)", f"{u.build_clip_seconds:.2f}", "", "")
+    table.add_row("CPU s", f"{u.cpu_seconds:.2f}", "", "")
+    peak = _mb(u.peak_rss_bytes) + ("" if u.peak_reset else " (peak not reset)")
+    table.add_row("peak RSS MB", peak, "", "")
+    table.add_row("clip.mp4 / zip MB", f"{_mb(u.clip_bytes)} / {_mb(u.zip_bytes)}", "", "")
+    return table
+
+
+def export_redacted_table(result: export.ExportResult) -> Table:
+    table = Table(
+        title="redacted export (make_bundle: faces, one mask, release text; H.264 re-encode)",
+        title_justify="left",
+    )
+    for heading in ("size", "clip s", "frames", "frames/s", "x real time", "CPU s", "peak RSS MB"):
+        table.add_column(heading, justify="left" if heading == "size" else "right")
+    for r in result.redacted:
+        table.add_row(
+            f"{r.width}x{r.height}",
+            f"{r.clip_seconds:g}",
+            str(r.frames),
+            f"{r.fps:.1f}",
+            f"{r.realtime:.2f}",
+            f"{r.cpu_seconds:.1f}",
+            _mb(r.peak_rss_bytes),
+        )
+    return table
+
+
+@app.command("export")
+def export_command(
+    seconds: Annotated[
+        float,
+        typer.Option(
+            "--seconds", min=1.0, max=6 * 3600.0, help="Unredacted clip length.", metavar="S"
+        ),
+    ] = 600.0,
+    size: Annotated[str, typer.Option("--size", help="Footage size.", metavar="WxH")] = "1920x1080",
+    fps: Annotated[int, typer.Option("--fps", min=1, max=30, help="Footage frame rate.")] = 15,
+    segment_seconds: Annotated[
+        int,
+        typer.Option("--segment-seconds", min=1, max=300, help="Segment length.", metavar="S"),
+    ] = 60,
+    redact_seconds: Annotated[
+        float,
+        typer.Option("--redact-seconds", min=1.0, help="Redacted clip length.", metavar="S"),
+    ] = 6.0,
+    redact_sizes: Annotated[
+        str,
+        typer.Option("--redact-sizes", help="Sizes of the redacted exports.", metavar="WxH,WxH"),
+    ] = "1920x1080,1280x720",
+    folder: Annotated[Path | None, options.BENCH_DIR] = None,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
+) -> None:
+    """Export speed: an unredacted bundle of 10 minutes of 1080p end to end (decrypt,
+    stream copy, faststart, hashes, signatures, audit proof, zip) as x real time (target
+    >= 50x) with CPU and peak RSS; and redacted bundles (frames per second) at 1080p and
+    720p. Footage is a synthetic 4 Mbit/s scene, encoded once and cached."""
+    from nvr.bench import export
+
+    width, height = _size(size, "--size")
+    sizes = [_size(s.strip(), "--redact-sizes") for s in redact_sizes.split(",") if s.strip()]
+    where = folder or Path(tempfile.gettempdir())
+    if not where.is_dir():
+        raise UserError(f"--dir {where}: no such folder", hint="create it first")
+    err = Console(stderr=True)
+    out = Console(width=max(110, Console().width))
+    machine = describe(where)
+    result = export.run(
+        where,
+        seconds=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        segment_seconds=segment_seconds,
+        source_seconds=min(record.CLIP_FILE_SECONDS, max(4, int(seconds) // 2 * 2)),
+        redact_seconds=redact_seconds,
+        redact_sizes=sizes,
+        progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
+    )
+    one, five, _ = result.load_before
+    after, _, _ = result.load_after
+    summary = [
+        f"Load average before {one:.2f} (5 min {five:.2f}), after {after:.2f} on "
+        f"{machine.usable_cpus} CPUs: other work on the machine lowers these figures.",
+        "Not timed: the passphrase unlock (scrypt) that precedes an export. The unredacted "
+        "bundle is held in memory whole (make_bundle) and again as the zip: RSS grows with "
+        "the clip (docs/design/consent-and-export.md, Caveats).",
+    ]
+    tables = [export_table(result), export_redacted_table(result)]
+    _report(out, "export", result, machine, tables, summary, json_file)

@@ -9,6 +9,9 @@ verifier that lies).
 ``nvr share consents`` lists consents; ``nvr share export --consent ID --out DIR`` builds
 the bundle of a consent for an owner or installer at the console (the passphrase file opens
 both the footage and the owner signing key; the enforcement point decides as for the API).
+``nvr share links [--consent ID]`` lists share links (never their tokens: the box does not
+have them) and ``nvr share revoke-link ID`` revokes one (its stored bundle is deleted);
+links are made in the dashboard from a finished export (docs/design/share-links.md).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from typing import Annotated
 
 import typer
 
+from nvr.camera_identity import kind_of
 from nvr.cli import options
 from nvr.errors import UserError
-from nvr.service.box import CLI_OWNER
+from nvr.service.box import CLI_OWNER, Box
 from nvr.sharing import verify_bundle
 from nvr.sharing.bundle import ExportContext, encrypt_bundle, export_bundle, zip_bundle
 from nvr.sharing.consent import ClipRef, ConsentStore, iso
+from nvr.sharing.links import LinkStore
 from nvr.sharing.requests import RequestLog, State
 
 app = typer.Typer(no_args_is_help=True, help="Consents and export bundles.")
@@ -100,6 +105,7 @@ def export_command(
             device_id=box.device_id,
             record=box.record,
             requests=RequestLog(box.sessions, box.record, box.clock),
+            camera_kind=lambda name: kind_of(box.cfg, name),
         )
         result = export_bundle(
             ctx,
@@ -123,6 +129,45 @@ def export_command(
             sealed = encrypt_bundle(archive, recipient=age_recipient)
             out.with_name(out.name + ".zip.age").write_bytes(sealed)
             print(f"  {out.name}.zip.age (for {age_recipient})")
+
+
+def _links(box: Box) -> LinkStore:
+    consents = ConsentStore(box.sessions, box.keys, box.record, box.clock)
+    return LinkStore(box.cfg.storage.data_dir, box.sessions, consents, box.record, box.clock)
+
+
+@app.command("links")
+def links_command(
+    consent: Annotated[
+        str | None, typer.Option("--consent", help="Only this consent's links.", metavar="ID")
+    ] = None,
+    config: Path | None = options.CONFIG,
+    data_dir: Path | None = options.DATA_DIR,
+) -> None:
+    """List share links (newest first): state, downloads, expiry. Tokens are never shown:
+    the box keeps only their hashes."""
+    with options.box(config, data_dir) as box:
+        now = box.clock.wall()
+        for link in _links(box).list(consent=consent):
+            stored = "" if link.purged_at is None else "  (bundle deleted)"
+            print(
+                f"{link.id}  {link.state(now)}  {link.downloads}/{link.max_downloads} downloads  "
+                f"expires {iso(link.expires_at)}  consent {link.consent}  {link.file}{stored}"
+            )
+
+
+@app.command("revoke-link")
+def revoke_link_command(
+    link: Annotated[str, typer.Argument(help="The link id (nvr share links).", metavar="ID")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (for the audit log).")] = "",
+    config: Path | None = options.CONFIG,
+    data_dir: Path | None = options.DATA_DIR,
+) -> None:
+    """Revoke a share link at once: it answers 410 from now on and its stored bundle is
+    deleted. Audited ``share.link.revoke``."""
+    with options.box(config, data_dir) as box:
+        view = _links(box).revoke(link, reason, CLI_OWNER)
+    print(f"link {view.id} revoked; its stored bundle is deleted")
 
 
 def register(root: typer.Typer) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "DemoConfig",
     "LoggingConfig",
     "MqttConfig",
+    "MqttTlsConfig",
     "NotificationsConfig",
     "RetentionConfig",
     "SecurityConfig",
@@ -34,6 +35,8 @@ __all__ = [
     "StorageConfig",
     "TlsConfig",
     "WebhookConfig",
+    "WebhookEvent",
+    "is_local_address",
 ]
 
 
@@ -139,6 +142,26 @@ class DatabaseConfig(Section):
     """SQLAlchemy URL, e.g. `postgresql+psycopg://nvr:${PGPASSWORD}@db/nvr`; empty: SQLite."""
 
 
+class MqttTlsConfig(Section):
+    """TLS to the MQTT broker."""
+
+    enabled: bool = False
+    """Connect with TLS (the broker's certificate is always checked)."""
+    ca_file: ConfigPath | None = None
+    """PEM file of the CA that signed the broker's certificate; none: the system's CAs."""
+    cert_file: ConfigPath | None = None
+    """PEM client certificate, for brokers that want one (needs `key_file`)."""
+    key_file: ConfigPath | None = None
+    """PEM private key of `cert_file`."""
+
+    @model_validator(mode="after")
+    def _pair(self) -> MqttTlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            missing = "key_file" if self.key_file is None else "cert_file"
+            raise invalid("cert_file and key_file go together", missing)
+        return self
+
+
 class MqttConfig(Section):
     """MQTT events, with Home Assistant discovery."""
 
@@ -148,8 +171,8 @@ class MqttConfig(Section):
     """Broker host name or address."""
     port: int = Field(default=1883, ge=1, le=65535)
     """Broker port (usually 1883, or 8883 with TLS)."""
-    tls: bool = False
-    """Connect with TLS."""
+    tls: MqttTlsConfig = Field(default_factory=MqttTlsConfig)
+    """TLS to the broker; `true` or `false` is short for `{enabled: ...}`."""
     username: str | None = None
     """Broker user name."""
     password: SecretText | None = None
@@ -158,6 +181,13 @@ class MqttConfig(Section):
     """First level of the topics Porchlight publishes to."""
     discovery_prefix: str = "homeassistant"
     """Home Assistant's discovery prefix."""
+    queue_size: int = Field(default=1000, ge=10, le=100_000)
+    """Events kept while the broker is unreachable; beyond this the oldest are dropped."""
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_flag(cls, value: object) -> object:
+        return {"enabled": value} if isinstance(value, bool) else value
 
     @field_validator("topic_prefix", "discovery_prefix")
     @classmethod
@@ -169,6 +199,16 @@ class MqttConfig(Section):
         return prefix
 
 
+WebhookEvent = Literal["motion", "doorbell", "camera_offline", "camera_online"]
+
+
+def is_local_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback, private (RFC 1918, ULA) or link-local: an address inside the house."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
 class WebhookConfig(Section):
     """An HTTP POST sent to a local service when an event happens."""
 
@@ -178,8 +218,10 @@ class WebhookConfig(Section):
     """`http://` or `https://` URL to POST to."""
     secret: SecretText
     """Shared key with which the receiver checks that a request came from Porchlight."""
-    events: list[Literal["motion", "doorbell", "camera_offline"]] = Field(min_length=1)
+    events: list[WebhookEvent] = Field(min_length=1)
     """Which events to send."""
+    allow_public: bool = False
+    """Allow a receiver outside the local network (its host resolves to a public address)."""
 
     @field_validator("url")
     @classmethod
@@ -190,7 +232,27 @@ class WebhookConfig(Section):
         if parts.password is not None:
             # The URL is a plain string that may be logged: no credentials in it.
             raise invalid("must not contain a password; the receiver can check 'secret'")
+        try:
+            parts.port  # noqa: B018  (raises ValueError on a bad port)
+        except ValueError:
+            raise invalid("has a port that is not a number from 1 to 65535") from None
+        if not parts.hostname:
+            raise invalid("must name a host")
         return url
+
+    @model_validator(mode="after")
+    def _local_unless_allowed(self) -> WebhookConfig:
+        host = urlsplit(self.url).hostname or ""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return self  # a name: checked when it is resolved, before each request
+        if not self.allow_public and not is_local_address(address):
+            raise invalid(
+                "is a public address; webhooks go to the local network unless allow_public: true",
+                "url",
+            )
+        return self
 
 
 class NotificationsConfig(Section):

@@ -329,3 +329,36 @@ class Consent(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoke_reason: Mapped[str | None] = mapped_column(String(2000))
+
+
+class ShareLink(Base):
+    """A share link to one export bundle (nvr/sharing/links.py, docs/design/share-links.md).
+    Only the SHA-256 of its token is stored; the bundle sits under the data folder in
+    ``shares/<id>.age``, encrypted to a key derived from the token (the box at rest cannot
+    read it). ``camera``/``start``/``end`` are the consented clip the link releases (asked
+    again of the enforcement point at every download). ``consent_id`` is deliberately not
+    a foreign key: the enforcement point, not the schema, decides whether the consent
+    allows the release. Never deleted: revocation, expiry and use are states;
+    ``purged_at`` says when the stored bundle was removed."""
+
+    __tablename__ = "share_links"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    consent_id: Mapped[str] = mapped_column(String(36), index=True)
+    request_id: Mapped[int | None] = mapped_column()
+    camera: Mapped[str] = mapped_column(String(CAMERA_NAME_MAX))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    bundle: Mapped[str | None] = mapped_column(String(64))
+    file: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger())
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(USER_NAME_MAX))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    max_downloads: Mapped[int] = mapped_column()
+    downloads: Mapped[int] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoke_reason: Mapped[str | None] = mapped_column(String(2000))
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

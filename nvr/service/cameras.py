@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import nvr
+from nvr.camera_identity import DeviceIdentity
 from nvr.capture import StreamReader
 from nvr.capture.policy import Failure, StreamState, retry_delay
 from nvr.clock import Clock
@@ -36,6 +39,19 @@ CLOCK_OFFSET_WARN = 60.0  # seconds
 RECORDER_QUEUE = 512  # packets; ~30 s of a 15 fps stream if the disk stalls
 
 
+# Where the identity a camera reports goes (the runner: a ``camera.device`` audit entry
+# when new or changed, nvr/camera_identity.py). Called on a worker thread.
+OnDevice = Callable[[str, DeviceIdentity], None]
+
+DEMO_IDENTITY = DeviceIdentity(
+    manufacturer="Porchlight",
+    model="demo doorbell (synthetic scene, not a camera)",
+    firmware=nvr.__version__,
+    serial="",
+    source="demo",
+)
+
+
 def camera_names(cfg: Config, demo: bool) -> list[str]:
     return [c.name for c in cfg.cameras] + ([DEMO_CAMERA] if demo else [])
 
@@ -52,8 +68,10 @@ class CameraSet:
         demo: bool,
         on_event: OnEvent | None = None,
         motion: MotionSink | None = None,
+        on_device: OnDevice | None = None,
     ) -> None:
         self._cfg = cfg
+        self._on_device = on_device
         self._on_event = on_event
         self._motion_sink = motion
         self._workers: dict[str, MotionWorker] = {}
@@ -83,6 +101,7 @@ class CameraSet:
             # The demo's visitors are what motion detection is for: on, default settings.
             self._motion_for(DEMO_CAMERA, MotionConfig(), demo_reader, None, "tcp")
             log.info("demo doorbell running", extra={"camera": DEMO_CAMERA})
+            await self._report_device(DEMO_CAMERA, DEMO_IDENTITY)
         for cam in self._cfg.cameras:
             url = cam.stream_url("main")
             if url is None:
@@ -174,6 +193,17 @@ class CameraSet:
                 device = await probe_device(
                     onvif.host, onvif.port, onvif.username, password, timeout=ONVIF_TIMEOUT
                 )
+                # What it says it is, as soon as it has said it (even with no stream yet).
+                await self._report_device(
+                    cam.name,
+                    DeviceIdentity(
+                        device.manufacturer,
+                        device.model,
+                        device.firmware,
+                        device.serial,
+                        "onvif",
+                    ),
+                )
                 if device.main is None or device.main.uri is None:
                     raise OnvifError("the camera reports no RTSP stream")
                 break
@@ -227,6 +257,16 @@ class CameraSet:
                 clock=self._clock,
             )
             await subscription.run()
+
+    async def _report_device(self, camera: str, identity: DeviceIdentity) -> None:
+        """Hand ``identity`` to ``on_device`` (database work: on a thread). A failure is
+        logged, never fatal to the camera."""
+        if self._on_device is None:
+            return
+        try:
+            await asyncio.to_thread(self._on_device, camera, identity)
+        except Exception:
+            log.exception("could not record the device information of camera %s", camera)
 
     # --- changes while running (docs/design/first-run.md) -------------------------------
 

@@ -7,8 +7,10 @@ vs index, before anything records) → TLS certificate → camera ingest (and th
 doorbell when it is on) → HTTPS server (and the optional plain-HTTP redirect; while no
 owner exists, with the first-run setup and its one-time code, nvr.web.setup; the cameras
 API changes the config file and the running cameras, nvr.service.camera_admin) →
-housekeeping (unlock and session expiry, retention, audit checkpoints). SIGTERM or SIGINT
-stops the servers, locks every unlock session, stops the cameras, marks the run cleanly
+housekeeping (unlock and session expiry, retention, audit checkpoints) → notifications, only
+when configured (MQTT with Home Assistant discovery, webhooks: nvr.notify). SIGTERM or SIGINT
+stops the servers, locks every unlock session, stops the cameras, lets the notifier send
+their last events and sign off (at most ``NOTIFY_SIGN_OFF_SECONDS``), marks the run cleanly
 stopped, writes ``service.stop``, and ``run()`` returns.
 
 This is the only place that starts threads, tasks and servers; everything it starts is
@@ -31,6 +33,7 @@ from fastapi import APIRouter
 
 from nvr import __version__
 from nvr.audit.schedule import AuditCheckpointer
+from nvr.camera_identity import DeviceIdentity, remember
 from nvr.clock import Clock
 from nvr.config import CameraConfig, Config
 from nvr.db import repo
@@ -39,6 +42,7 @@ from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
 from nvr.keys.store import KeyError_
 from nvr.live import LiveService
+from nvr.notify import Notifier
 from nvr.record.gaps import GapLog, gaps
 from nvr.secrets import mask_url
 from nvr.service.accounts import build_accounts, ensure_owner
@@ -69,7 +73,9 @@ log = logging.getLogger(__name__)
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 RETENTION_EVERY_SECONDS = 600.0
 SWEEP_EVERY_SECONDS = 5.0
+LINK_SWEEP_SECONDS = 60.0
 CHECKPOINT_TICK_SECONDS = 10.0  # how soon a release-kind entry gets its checkpoint
+NOTIFY_SIGN_OFF_SECONDS = 15.0  # the most a stop waits for MQTT and webhooks to finish
 
 
 @dataclass(frozen=True)
@@ -157,11 +163,17 @@ class Service:
         self.events_bus = EventBus()
         self._hub = EventHub(self.events_bus)
         self._cameras = CameraSet(
-            cfg, clock, demo=self.demo, on_event=self._camera_event, motion=self._hub
+            cfg,
+            clock,
+            demo=self.demo,
+            on_event=self._camera_event,
+            motion=self._hub,
+            on_device=self._camera_device,
         )
         self._tls_fingerprint: str | None = None
         self._box: Box | None = None
         self._alarms: Callable[[], dict[str, str]] = dict
+        self.notifier: Notifier | None = None  # MQTT and webhooks, when configured and running
 
     def status(self) -> ServiceStatus:
         keys = keys_state(self._box) if self._box is not None else "unknown"
@@ -189,6 +201,8 @@ class Service:
         run_id: int | None = None
         tasks: list[asyncio.Task[None]] = []
         live: LiveService | None = None
+        notifying: asyncio.Task[None] | None = None
+        notify_stop = asyncio.Event()  # set after the cameras stop: their last events go out
         try:
             if self.on_box is not None:
                 await asyncio.to_thread(self.on_box, box)
@@ -242,6 +256,7 @@ class Service:
             setup_code = await asyncio.to_thread(self._setup_code, accounts.owner_exists())
             # Open event streams end before the servers stop (uvicorn waits for them).
             streams = EventStreams(self.events_bus)
+            exports = exports_for(box, lambda: store, self.clock, lambda: self.cfg)
             app = create_app(
                 status=self.status,
                 accounts=accounts,
@@ -271,7 +286,7 @@ class Service:
                     record=box.record,
                     clock=self.clock,
                     audit=box.audit,
-                    exports=exports_for(box, lambda: store, self.clock),
+                    exports=exports,
                     privacy_masks=config_masks(lambda: self.cfg.cameras),
                 ),
                 settings=Settings(
@@ -305,7 +320,29 @@ class Service:
                     AuditCheckpointer(box.audit, box.sessions, self.clock).tick,
                 ),
             ]
+            if exports.links is not None:
+                # Share links that ended (expired, used up, revoked, consent ended): their
+                # stored bundles are deleted (nvr.sharing.links).
+                jobs.append(Job("share-link-expiry", LINK_SWEEP_SECONDS, exports.links.sweep))
             tasks.append(asyncio.create_task(run_housekeeping(jobs, stop)))
+            # MQTT and webhooks, only when configured (nothing connects otherwise). Not one
+            # of ``tasks``: a broker that is away must not stop the service.
+            notifier = Notifier.from_config(
+                cfg.notifications,
+                self.events_bus,
+                self._cameras.statuses,
+                box.device_id,
+                __version__,
+                doorbell_topics=lambda: {
+                    c.name: c.doorbell_topic for c in self.cfg.cameras if c.doorbell_topic
+                },
+                on_press=lambda camera: self._camera_event(
+                    "doorbell", camera, self.clock.wall(), "mqtt"
+                ),
+            )
+            self.notifier = notifier  # its stats() are for status pages and metrics
+            if notifier is not None:
+                notifying = asyncio.create_task(notifier.run(notify_stop))
             port = servers[0].config.port
             url = public_url(cfg.server.bind, port)
             setup_url = None if setup_code is None else f"{url}setup?code={setup_code.display}"
@@ -346,6 +383,13 @@ class Service:
                 await live.close()  # every viewer's peer connection, before the readers
             await self._cameras.stop()
             await self._hub.close()  # motion events the workers ended while stopping
+            if notifying is not None:
+                # Those events too, then the notifier signs off (MQTT: "offline").
+                notify_stop.set()
+                done, _ = await asyncio.wait([notifying], timeout=NOTIFY_SIGN_OFF_SECONDS)
+                if not done:
+                    notifying.cancel()
+                    await asyncio.gather(notifying, return_exceptions=True)
             if run_id is not None:
                 await asyncio.to_thread(self._record_stop, box, run_id)
             box.close()
@@ -362,13 +406,30 @@ class Service:
         """The dashboard changed the cameras: the status and later look-ups see them."""
         self.cfg = self.cfg.model_copy(update={"cameras": cameras})
 
+    def _camera_device(self, camera: str, identity: DeviceIdentity) -> None:
+        """A camera said what it is: a ``camera.device`` audit entry when new or changed."""
+        box = self._box
+        if box is None:
+            return
+        seq = remember(box.sessions, box.record, camera, identity, box.device_id)
+        if seq is not None:
+            log.info(
+                "camera %s reported %s %s, firmware %s",
+                camera,
+                identity.manufacturer,
+                identity.model,
+                identity.firmware,
+                extra={"camera": camera, "audit_seq": seq},
+            )
+
     def _camera_event(self, kind: EventKind, camera: str, when: datetime, topic: str) -> None:
-        """A doorbell press (ONVIF or the signed webhook) or camera-side motion (ONVIF):
+        """A doorbell press (ONVIF, the signed webhook, or a camera's ``doorbell_topic`` on
+        MQTT) or camera-side motion (ONVIF):
         record around it, publish it and keep it as a sealed event (``EventHub``: the
         disk work goes to a thread). Called on the event loop."""
         self._cameras.trigger(camera)
         log.info("camera event", extra={"camera": camera, "kind": kind})
-        source = "webhook" if topic == "webhook" else "onvif"
+        source = topic if topic in ("webhook", "mqtt") else "onvif"
         self._hub.instant(kind, camera, when, {"source": source, "topic": topic})
 
     def _doorbell_router(self, box: Box) -> APIRouter | None:

@@ -6,10 +6,12 @@
 - ``clip.mp4``: the playback primitive's stream copy (``build_clip``, moov first) when the
   consent redacts nothing, else ``nvr.redact.redact``'s H.264 re-encode; audio only if the
   consent says so;
-- ``manifest.json``: bundle and device ids, camera (make/model/firmware: "unknown" until
-  the box records what ONVIF reported), the consented and the actual time range in UTC and
-  local time with the zone, clock source ("unknown": the recorder does not store it per
-  segment yet), request and consent (the signed record itself), redactions (plan and the
+- ``manifest.json``: bundle and device ids, camera (make/model/firmware as the camera
+  reported them: the latest ``camera.device`` audit entry at or before the clip,
+  ``nvr.camera_identity``; ``reported: false`` and why when there is none), the consented
+  and the actual time range and the creation time in UTC and in local time with the zone,
+  the box's clock (``nvr.clock_status``: source, synchronized, error, last sync, checked
+  at export time), request and consent (the signed record itself), redactions (plan and the
   engine's summary), audio, size + SHA-256 + SHA-512 of every other file, the ciphertext
   SHA-256 of each source segment, created at, software version, the audit entry number;
 - ``manifest.dsse.json``: a DSSE envelope over manifest.json with two signatures, the
@@ -31,10 +33,12 @@ checkpoint, and optionally moves the consent's request with ``RequestLog.transit
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import io
 import json
+import os
 import shutil
 import threading
 import uuid
@@ -44,6 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
@@ -51,7 +56,9 @@ from sqlalchemy import select
 import nvr
 from nvr.audit.entry import Actor
 from nvr.audit.log import AuditLog
+from nvr.camera_identity import CameraKind, manifest_camera
 from nvr.clock import Clock
+from nvr.clock_status import ClockStatus, clock_status
 from nvr.crypto import Identity, Recipient, ScryptRecipient, encrypt_stream, parse_recipient
 from nvr.db.models import AuditEntry
 from nvr.errors import UserError
@@ -108,6 +115,10 @@ class ExportContext:
     record: Callable[[str, dict[str, Any], Actor], int]
     requests: RequestLog | None = None
     zone: tzinfo | None = None  # local time zone for the manifest (None: the system's)
+    # What sort each camera is, for the manifest's "why" when it reported no identity
+    # (None: "unknown"); the box's clock state (None: nvr.clock_status.clock_status).
+    camera_kind: Callable[[str], CameraKind] | None = None
+    clock_status: Callable[[], ClockStatus] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,9 +139,38 @@ def _digests(data: bytes) -> dict[str, Any]:
     }
 
 
+def system_zone() -> tzinfo | None:
+    """The box's IANA time zone ($TZ, else /etc/localtime's link, else /etc/timezone), or
+    None when it cannot be named (then Python's fixed-offset local time is used)."""
+    names = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        target = str(Path("/etc/localtime").readlink())
+        if "zoneinfo/" in target:
+            names.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError):
+        names.append(Path("/etc/timezone").read_text().strip())
+    for name in names:
+        if name:
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                return ZoneInfo(name)
+    return None
+
+
 def _local(when: datetime, zone: tzinfo | None) -> dict[str, str]:
+    """``when`` in local time: ISO time with its offset, the zone's abbreviation, its UTC
+    offset, and its IANA name when known."""
+    zone = zone if zone is not None else system_zone()
     local = when.astimezone(zone)
-    return {"time": local.isoformat(), "zone": local.tzname() or str(local.utcoffset())}
+    offset = local.strftime("%z")
+    out = {
+        "time": local.isoformat(),
+        "zone": local.tzname() or offset,
+        "utc_offset": f"{offset[:3]}:{offset[3:]}" if offset else "+00:00",
+    }
+    key = getattr(zone, "key", None)
+    if isinstance(key, str):
+        out["zone_name"] = key
+    return out
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -350,20 +390,28 @@ def _manifest(
             }
         )
     clip = consent.clip
+    created = ctx.clock.wall()
+    status = (ctx.clock_status or (lambda: clock_status(ctx.clock)))()
     return {
         "format": FORMAT,
         "bundle": bundle_id,
         "device": ctx.device_id,
-        "created_at": iso(ctx.clock.wall()),
+        "created_at": iso(created),
+        "created_at_local": _local(created, ctx.zone),
         "software": {"name": "porchlight", "version": nvr.__version__},
-        "camera": {
-            "name": clip.camera,
-            "make": "unknown",
-            "model": "unknown",
-            "firmware": "unknown",
-        },
+        "camera": manifest_camera(
+            ctx.consents.sessions,
+            clip.camera,
+            built.start,
+            ctx.camera_kind(clip.camera) if ctx.camera_kind else "unknown",
+        ),
         "clip": {
-            "consented": {"start": iso(clip.start), "end": iso(clip.end)},
+            "consented": {
+                "start": iso(clip.start),
+                "end": iso(clip.end),
+                "start_local": _local(clip.start, ctx.zone),
+                "end_local": _local(clip.end, ctx.zone),
+            },
             "start": iso(built.start),
             "end": iso(built.end),
             "start_local": _local(built.start, ctx.zone),
@@ -371,7 +419,7 @@ def _manifest(
             "frames": built.frames,
             "note": "the clip starts at the keyframe at or before the consented start",
         },
-        "clock": {"source": "unknown", "last_sync": None},
+        "clock": status.as_record(),
         "request": consent.request,
         "consent": {"id": consent.id, "record": consent.record, "signature": consent.signature},
         "recipient": consent.recipient,

@@ -16,7 +16,8 @@ reason} to the audit log and raises ``ReleaseRefused`` with the same reason.
 
 Every releasing path calls it: the export bundle (``nvr.sharing.bundle.make_bundle``, under
 ``export_bundle`` and the API's export job), the export route before it starts a job, the
-bundle download (``GET /api/v1/exports/{job_id}/bundle.zip``), and later share links.
+bundle download (``GET /api/v1/exports/{job_id}/bundle.zip``), and share links
+(``nvr.sharing.links``: making one, its landing page and its download).
 ``RELEASE_PATHS`` names them; tests/sharing/test_release.py drives each one through the
 refusal matrix. Purposes are free text naming the path ("export", "download" ...).
 """
@@ -52,6 +53,12 @@ RELEASE_PATHS = (
     "nvr.sharing.bundle.make_bundle",  # export_bundle and the export job build through it
     "POST /api/v1/consents/{consent_id}/export",
     "GET /api/v1/exports/{job_id}/bundle.zip",
+    # Share links (nvr.sharing.links, nvr.web.links): making a link from an export stores
+    # the bundle for release ("link"); the recipient's page ("link page") and download
+    # ("link download") ask again, so a consent revoked or expired since stops the link.
+    "POST /api/v1/exports/{job_id}/links",
+    "GET /s/{token}",
+    "GET /s/{token}/download",
 )
 
 

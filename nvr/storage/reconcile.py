@@ -10,6 +10,11 @@ Runs before recording resumes. Every decision is a row of the table in the desig
 | any file | none, or not ours | quarantine (moved, never deleted) |
 | none | ``closed``/``truncated`` | mark ``missing`` |
 | size differs | ``closed`` | mark ``corrupt`` |
+| back, same SHA-256 | ``missing`` | ``closed`` again (``truncated`` for a ``.partial``) |
+| back, other content | ``missing`` | mark ``corrupt`` |
+
+A file comes back when the owner copies segments into a restored data directory after
+the service had already started on it (docs/design/backup.md).
 
 End times the crash never recorded are taken from the file's modification time (the last
 write). Hashes of closed files are checked by ``nvr storage verify``, not at every start.
@@ -41,6 +46,7 @@ class ReconcileReport:
     quarantined: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     corrupt: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)  # missing row, its file is back
 
     @property
     def changed(self) -> bool:
@@ -67,6 +73,21 @@ def _quarantine(data_dir: Path, rel: PurePosixPath, stamp: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     (data_dir / rel).rename(target)
     return target
+
+
+def _returned(seg: Segment, path: Path, report: ReconcileReport) -> None:
+    """A ``missing`` row whose file is on disk again: trusted only if it is the same file."""
+    digest = _sha256(path)
+    partial = seg.path.endswith(PARTIAL)
+    if seg.sha256 is None and partial:  # went missing while open: never hashed
+        seg.size_bytes, seg.sha256 = path.stat().st_size, digest
+        seg.end_time = seg.end_time or _mtime(path)
+    if digest == seg.sha256 and path.stat().st_size == seg.size_bytes:
+        seg.state = "truncated" if partial else "closed"
+        report.returned.append(seg.path)
+    else:
+        seg.state = "corrupt"
+        report.corrupt.append(seg.path)
 
 
 def reconcile(store: SegmentStore) -> ReconcileReport:
@@ -109,6 +130,8 @@ def reconcile(store: SegmentStore) -> ReconcileReport:
                 elif seg.state == "closed" and (data_dir / rel).stat().st_size != seg.size_bytes:
                     seg.state = "corrupt"
                     report.corrupt.append(seg.path)
+            elif seg.state == "missing" and rel in on_disk:
+                _returned(seg, data_dir / rel, report)
             on_disk.discard(rel)
         known = {(seg.camera_id, seg.seq) for seg in session.scalars(select(Segment))}
         for rel in sorted(on_disk):

@@ -443,7 +443,8 @@ class EventStore:
 
     def reconcile(self) -> SealedReport:
         """Remove temp files a crash left; quarantine sealed files no row names (a crash
-        between writing the files and the row, or a delete between row and unlink)."""
+        between writing the files and the row, or a delete between row and unlink).
+        Looks in ``sealed/events`` and ``sealed/thumbs`` only."""
         report = SealedReport()
         root = self.data_dir / SEALED
         if not root.exists():
@@ -452,7 +453,9 @@ class EventStore:
             named = set(session.scalars(select(Event.sealed_path)))
         named |= {str(thumb_path_of(p)) for p in named}
         stamp = f"{self.clock.wall():%Y%m%dT%H%M%SZ}"
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        # Only the folders this store writes: sealed/paperwork (requests) is not ours.
+        ours = [p for sub in (EVENTS, THUMBS) for p in (root / sub).rglob("*") if p.is_file()]
+        for path in sorted(ours):
             rel = PurePosixPath(path.relative_to(self.data_dir).as_posix())
             if rel.name.startswith(".") and rel.name.endswith(".tmp"):
                 path.unlink()

@@ -4,7 +4,8 @@
 app, nothing fished out of ``app.state`` by handlers, no I/O at import or construction.
 The service runner owns everything long-lived and passes callables in.
 
-Every route but the liveness probe, the sign-in routes and the signed doorbell webhook
+Every route but the liveness probe, the sign-in routes, the signed doorbell webhook and a
+share link's pages (``/s/{token}``: the token is the credential; ``Authorizer.anyone``)
 needs a signed-in session the role x permission table allows (``guard(permission)``:
 ``Authorizer.require``). While no owner account exists (a fresh box, before its keys are
 made) there is nobody to sign in as: those routes then answer only clients on this
@@ -106,6 +107,14 @@ def require_local(request: Request) -> None:
         )
 
 
+def loggable(path: str) -> str:
+    """A request path fit for a log line: a share link's token (``/s/<token>...``, a
+    credential) is never written to a log."""
+    if path.startswith("/s/"):
+        return "/s/<token>" + ("/download" if path.endswith("/download") else "")
+    return path
+
+
 Guard = Callable[[Permission], Callable[[Request], Caller | None]]
 
 
@@ -181,7 +190,9 @@ def create_app(
     With ``events`` and ``record``: the event list and stream, the timeline and their
     pages (``nvr.web.events``, ``nvr.web.timeline``; the timeline also needs
     ``segments``). ``sharing`` (with ``accounts``): requests, legal holds and the
-    transparency report (``nvr.web.sharing``)."""
+    transparency report (``nvr.web.sharing``); with ``sharing.exports`` consents and
+    exports (``nvr.web.consents``), and with ``exports.links`` share links, the owner's
+    API and the recipient's public pages ``/s/{token}`` (``nvr.web.links``)."""
     guard = guards(accounts)
     root = web_dir or web_root()
     app = FastAPI(
@@ -251,7 +262,8 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        path = loggable(request.url.path)
+        log.error("unhandled error on %s %s", request.method, path, exc_info=exc)
         return JSONResponse({"error": "internal error, see the service log"}, status_code=500)
 
     @app.get("/healthz", tags=["health"], summary="Liveness probe (no details)")
@@ -313,6 +325,11 @@ def create_app(
 
             app.include_router(consents_router(accounts, sharing.exports))
             add_share_page(app, accounts, sharing, pages)
+            if sharing.exports.links is not None:
+                from nvr.web.links import add_share_pages, links_router
+
+                app.include_router(links_router(accounts, sharing.exports, sharing.exports.links))
+                add_share_pages(app, accounts, sharing.exports.links, pages)
         add_sharing_pages(app, accounts, sharing, pages)
 
     if doorbell is not None:

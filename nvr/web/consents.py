@@ -44,7 +44,9 @@ from nvr.audit.entry import Actor
 from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
+from nvr.camera_identity import kind_of
 from nvr.clock import Clock
+from nvr.config import Config
 from nvr.errors import UserError
 from nvr.keys.passphrase import wipe
 from nvr.keys.store import KeyError_, Unlocked
@@ -67,6 +69,7 @@ from nvr.sharing.consent import (
     parse_iso,
 )
 from nvr.sharing.jobs import Busy, Job, Jobs, NoSuchJob
+from nvr.sharing.links import LinkStore
 from nvr.sharing.release import ReleaseRefused, authorize_release
 from nvr.sharing.requests import RequestLog, State
 from nvr.storage.segments import SegmentStore
@@ -108,10 +111,17 @@ class Exports:
     jobs: Jobs
     record: Record
     clock: Clock
+    links: LinkStore | None = None  # share links (nvr.web.links); made from finished exports
 
 
-def exports_for(box: "Box", store: Callable[[], SegmentStore], clock: Clock) -> Exports:
-    """The ``Exports`` of a box, the way the service (and the tests) build it."""
+def exports_for(
+    box: "Box",
+    store: Callable[[], SegmentStore],
+    clock: Clock,
+    config: Callable[[], Config] | None = None,
+) -> Exports:
+    """The ``Exports`` of a box, the way the service (and the tests) build it. ``config``
+    gives the cameras as they are now (the dashboard edits them; default: the box's)."""
     consents = ConsentStore(box.sessions, box.keys, box.record, clock)
     requests = RequestLog(box.sessions, box.record, clock)
 
@@ -125,9 +135,11 @@ def exports_for(box: "Box", store: Callable[[], SegmentStore], clock: Clock) -> 
             device_id=box.device_id,
             record=box.record,
             requests=requests,
+            camera_kind=lambda name: kind_of((config or (lambda: box.cfg))(), name),
         )
 
-    return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock)
+    links = LinkStore(box.cfg.storage.data_dir, box.sessions, consents, box.record, clock)
+    return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock, links)
 
 
 # -- bodies ----------------------------------------------------------------------------------

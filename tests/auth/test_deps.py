@@ -297,3 +297,47 @@ async def test_logout_needs_the_csrf_token_too(world: World, client: httpx.Async
     headers, _ = signed_in(world, VIEWER)
     assert (await client.post("/api/t/logout", headers=headers)).status_code == 403
     assert (await client.get("/api/t/events", headers=headers)).status_code == 403  # no cameras
+
+
+def test_anyone_is_only_for_the_anonymous_permissions(world: World) -> None:
+    auth = Authorizer(
+        world.sessions,
+        world.clock,
+        install_window=world.install_window,
+        viewer_cameras=world.viewer_cameras,
+    )
+    for permission in Permission:
+        if permission is Permission.SHARE_LINK_OPEN:
+            auth.anyone(permission)
+        else:
+            with pytest.raises(ValueError, match="not open to anonymous callers"):
+                auth.anyone(permission)
+
+
+async def test_anyone_admits_callers_without_a_session_on_safe_methods_only(
+    world: World,
+) -> None:
+    auth = Authorizer(
+        world.sessions,
+        world.clock,
+        install_window=world.install_window,
+        viewer_cameras=world.viewer_cameras,
+    )
+    opened = auth.anyone(Permission.SHARE_LINK_OPEN)
+
+    def status() -> ServiceStatus:
+        raise AssertionError("not used")
+
+    app = create_app(status=status)
+
+    @app.api_route("/t/open", methods=["GET", "POST"])
+    def open_(request: Request) -> str:
+        return opened(request).reason
+
+    transport = httpx.ASGITransport(app=app, client=("192.0.2.50", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        r = await client.get("/t/open")
+        assert r.status_code == 200
+        assert "needs no account" in r.json()
+        r = await client.post("/t/open")
+        assert r.status_code == 405

@@ -2,8 +2,10 @@
 
 ``EXPECTED`` restates issue 6's rules independently of ``nvr.auth.policy.TABLE``: owner all;
 viewer live + playback (+ events) of allowed cameras only; installer cameras, health and
-config, and footage only inside an open install window. Every role x permission pair runs
-in every situation below, so a cell changed by mistake fails here.
+config, and footage only inside an open install window; a share link (the token is the
+credential) opens for everyone, anonymous callers included, and nothing else does for
+them. Every role x permission pair runs in every situation below, so a cell changed by
+mistake fails here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from nvr.auth.policy import (
+    ANONYMOUS,
     CAMERA_SCOPED,
     TABLE,
     Decision,
@@ -23,6 +26,7 @@ from nvr.auth.policy import (
     Permission,
     Role,
     decide,
+    decide_anonymous,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -34,12 +38,20 @@ EXPECTED: dict[Role, dict[Permission, str]] = {
     Role.VIEWER: {
         p: "own"
         if p in {Permission.LIVE_VIEW, Permission.FOOTAGE_VIEW, Permission.EVENTS_VIEW}
+        else "all"
+        if p is Permission.SHARE_LINK_OPEN
         else "none"
         for p in Permission
     },
     Role.INSTALLER: {
         p: "all"
-        if p in {Permission.HEALTH_VIEW, Permission.CAMERAS_MANAGE, Permission.CONFIG_MANAGE}
+        if p
+        in {
+            Permission.HEALTH_VIEW,
+            Permission.CAMERAS_MANAGE,
+            Permission.CONFIG_MANAGE,
+            Permission.SHARE_LINK_OPEN,
+        }
         else "window"
         if p in {Permission.LIVE_VIEW, Permission.FOOTAGE_VIEW, Permission.EVENTS_VIEW}
         else "none"
@@ -100,6 +112,14 @@ def test_every_role_and_permission(
     )
     assert decision.allowed is expected(role, permission, window, camera), decision.reason
     assert decision.reason
+
+
+@pytest.mark.parametrize("permission", list(Permission), ids=str)
+def test_anonymous_callers_may_open_share_links_and_nothing_else(permission: Permission) -> None:
+    decision = decide_anonymous(permission)
+    assert decision.allowed is (permission is Permission.SHARE_LINK_OPEN), decision.reason
+    assert decision.reason
+    assert {Permission.SHARE_LINK_OPEN} == ANONYMOUS
 
 
 def test_viewer_listing_is_narrowed_to_the_allowed_cameras() -> None:

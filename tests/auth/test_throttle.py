@@ -8,6 +8,7 @@ import pytest
 from nvr.auth.throttle import (
     ACCOUNT_POLICY,
     ADDRESS_POLICY,
+    FailureThrottle,
     Lockout,
     LoginThrottle,
     ThrottlePolicy,
@@ -167,3 +168,26 @@ def test_the_stalest_waiting_key_goes_when_everything_waits() -> None:
     for i in range(5):
         throttle.attempt("x", f"192.0.2.{i}")
     assert throttle.tracked()[1] == 3
+
+
+def test_failure_throttle_counts_failures_per_address_only() -> None:
+    clock = FakeClock()
+    throttle = FailureThrottle(clock)
+    for _ in range(5):
+        assert throttle.waiting("203.0.113.1").allowed
+        throttle.failed("203.0.113.1")
+    assert throttle.waiting("203.0.113.1").allowed  # five free failures, then a wait
+    throttle.failed("203.0.113.1")
+    verdict = throttle.waiting("203.0.113.1")
+    assert not verdict.allowed
+    assert verdict.retry_after == 1.0
+    assert throttle.waiting("203.0.113.2").allowed  # another address is not held up
+    clock.advance(1)
+    assert throttle.waiting("203.0.113.1").allowed
+    # An IPv6 client is one /64: hopping addresses inside it does not help.
+    for host in range(6):
+        throttle.failed(f"2001:db8::{host + 1}")
+    assert not throttle.waiting("2001:db8::ffff").allowed
+    assert throttle.tracked() == 2
+    clock.advance(3600)  # an hour quiet: forgotten
+    assert throttle.waiting("2001:db8::1").allowed

@@ -95,3 +95,32 @@ def test_an_expired_consent_exports_nothing(site: Site, tmp_path: Path, capsys: 
     refused = [p for k, p, _ in site.audit() if k == "release.refused"]
     assert [p["purpose"] for p in refused] == ["export"]
     assert not [k for k, _, _ in site.audit() if k == "share.release"]
+
+
+def test_list_and_revoke_links(site: Site, tmp_path: Path, capsys: Capsys) -> None:
+    from nvr.sharing.links import LinkSource, LinkStore
+
+    view = consents_of(site).grant(PASSPHRASE.encode(), draft(), OWNER)
+    box = site.box
+    links = LinkStore(
+        box.cfg.storage.data_dir, box.sessions, consents_of(site), box.record, site.clock
+    )
+    made = links.create(
+        b"PK stand-in", LinkSource(view.id, view.clip, "b.zip"), actor=OWNER, client=None
+    )
+    data = ["--data-dir", str(box.cfg.storage.data_dir)]
+    assert main(["share", "links", *data]) == 0
+    listed = capsys.readouterr().out
+    assert f"{made.link.id}  active  0/3 downloads" in listed
+    assert made.token not in listed
+    assert main(["share", "links", "--consent", "other", *data]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["share", "revoke-link", made.link.id, "--reason", "oops", *data]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert not links.path(made.link.id).exists()
+    assert main(["share", "links", "--consent", view.id, *data]) == 0
+    assert "revoked  0/3 downloads" in capsys.readouterr().out
+    assert main(["share", "revoke-link", made.link.id, *data]) == 1
+    assert "was revoked at" in capsys.readouterr().err
+    revokes = [(p["link"], p["reason"], a) for k, p, a in site.audit() if k == "share.link.revoke"]
+    assert revokes == [(made.link.id, "oops", "cli")]

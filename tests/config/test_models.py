@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from nvr.config import Config, StorageConfig
+from nvr.config import Config, MqttTlsConfig, StorageConfig
 from nvr.secrets import Secret
 
 Problems = Callable[[dict[str, Any]], list[str]]
@@ -159,6 +159,38 @@ def test_mqtt_settings(problems: Problems) -> None:
     ]
 
 
+def test_mqtt_tls(problems: Problems, tmp_path: Path) -> None:
+    def tls(value: object) -> MqttTlsConfig:
+        return Config.model_validate(
+            {"notifications": {"mqtt": {"tls": value}}}
+        ).notifications.mqtt.tls
+
+    assert tls(False) == MqttTlsConfig()
+    assert tls(True) == MqttTlsConfig(enabled=True)  # short for {enabled: true}
+    ca = tmp_path / "ca.pem"
+    assert tls({"enabled": True, "ca_file": str(ca)}).ca_file == ca
+    assert problems({"notifications": {"mqtt": {"tls": {"cert_file": "c.pem"}}}}) == [
+        "notifications.mqtt.tls.key_file: cert_file and key_file go together"
+    ]
+    assert problems({"notifications": {"mqtt": {"queue_size": 1}}}) == [
+        "notifications.mqtt.queue_size: must be at least 10, got 1"
+    ]
+
+
+def test_webhooks_stay_in_the_house_unless_allowed(problems: Problems) -> None:
+    for url in ("http://127.0.0.1:8123/x", "http://192.168.1.20/x", "https://[fd00::5]/x"):
+        Config.model_validate({"notifications": {"webhooks": [_hook(url=url)]}})
+    assert problems({"notifications": {"webhooks": [_hook(url="http://8.8.8.8/x")]}}) == [
+        "notifications.webhooks[0].url: is a public address; webhooks go to the local "
+        "network unless allow_public: true"
+    ]
+    allowed = _hook(url="http://8.8.8.8/x", allow_public=True)
+    Config.model_validate({"notifications": {"webhooks": [allowed]}})
+    assert problems({"notifications": {"webhooks": [_hook(url="http://ha.lan:99999/")]}}) == [
+        "notifications.webhooks[0].url: has a port that is not a number from 1 to 65535"
+    ]
+
+
 def _hook(**changes: object) -> dict[str, object]:
     hook: dict[str, object] = {
         "name": "ha",
@@ -185,7 +217,8 @@ def test_webhooks(problems: Problems) -> None:
         "notifications.webhooks[0].events: needs at least 1 item, got 0"
     ]
     assert problems({"notifications": {"webhooks": [_hook(events=["fire"])]}}) == [
-        "notifications.webhooks[0].events[0]: 'fire' is not one of motion, doorbell, camera_offline"
+        "notifications.webhooks[0].events[0]: "
+        "'fire' is not one of motion, doorbell, camera_offline, camera_online"
     ]
     assert problems({"notifications": {"webhooks": [_hook(), _hook()]}}) == [
         "notifications.webhooks[1].name: webhook name 'ha' is already used by webhooks[0]"

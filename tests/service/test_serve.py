@@ -28,6 +28,7 @@ from tests.support.rtsp_server import Mount, RtspCameraFactory
 
 CAM_PASSWORD = "Porch-Secret-9f3k"
 WRONG_PASSWORD = "Not-The-Password-77x"
+GUESS = "Zm9yZ2VkLXNoYXJlLWxpbmstdG9rZW4tZm9yLXRlc3Rz"  # a share-link token nobody made
 
 
 @dataclass
@@ -166,11 +167,19 @@ def test_demo_runs_the_demo_doorbell_and_stops_cleanly(
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT stopped_at, clean_shutdown FROM service_runs")).all()
         cams = conn.execute(text("SELECT name FROM cameras")).scalars().all()
+        devices = conn.execute(
+            text("SELECT entry_json FROM audit_entries WHERE kind = 'camera.device'")
+        ).scalars()
+        [device] = [json.loads(e)["payload"] for e in devices]
     engine.dispose()
     assert len(rows) == 1
     assert rows[0][0] is not None
     assert rows[0][1]
     assert cams == ["demo-doorbell"]
+    # The demo says what it is, honestly (nvr/camera_identity.py).
+    assert device["camera"] == "demo-doorbell"
+    assert (device["manufacturer"], device["source"]) == ("Porchlight", "demo")
+    assert device["model"].startswith("demo doorbell (synthetic")
 
 
 @pytest.mark.rtsp
@@ -246,6 +255,12 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
         )
         assert (wrong.status_code, wrong.json()) == (401, {"error": "wrong name or password"})
         assert c.post("/api/v1/session", json={"pass": "x"}).status_code == 422
+        # A share link's pages are public; an unknown token is a 404 page, audited with
+        # the client, and the token is in no log line of the service.
+        for path in (f"/s/{GUESS}", f"/s/{GUESS}/download"):
+            r = c.get(path)
+            assert r.status_code == 404
+            assert "No such link" in r.text
     me = run.sign_in("alex", "sunny-Meadow-42-quietly")
     assert (me["name"], me["role"], me["unlocked"]) == ("alex", "owner", True)
     assert run.health()["keys"] == "ready"
@@ -262,6 +277,7 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
     code, log = run.stop()
     assert code == 0, log
     assert "sunny-Meadow" not in log
+    assert GUESS not in log
     box_cfg = Config().model_copy(
         update={"storage": Config().storage.model_copy(update={"data_dir": run.data_dir})}
     )
@@ -273,8 +289,11 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
         assert [e["kind"] for e in entries] == [
             "keys.init",
             "service.start",
+            "camera.device",  # the demo doorbell says what it is
             "unlock.failed",
             "login.failed",
+            "share.link.refused",
+            "share.link.refused",
             "unlock",
             "login",
             "lock",
@@ -282,8 +301,17 @@ def test_demo_with_keys_signs_the_owner_in_and_audits_it_all(
             "service.stop",
         ]
         assert entries[0]["payload"]["owner"] == "alex"
-        assert {e["actor"]["user"] for e in entries[2:8]} == {"alex"}
+        assert {e["actor"]["user"] for e in entries[3:11] if e["kind"] != "share.link.refused"} == {
+            "alex"
+        }
+        assert entries[5]["actor"] == {"role": "anonymous", "user": None}
         assert "sunny-Meadow" not in json.dumps(entries)
+        assert GUESS not in json.dumps(entries)
+        assert entries[5]["payload"] == {
+            "link": None,
+            "reason": "no such link",
+            "client": "127.0.0.1",
+        }
         assert result.checkpoints >= 1
     finally:
         box.close()

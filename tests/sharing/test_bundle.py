@@ -6,6 +6,7 @@ the stock ``age`` CLI; the release in the audit log and the transparency report.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -14,13 +15,16 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import av
 import pytest
 
 from nvr.audit.entry import Actor
+from nvr.camera_identity import DeviceIdentity, manifest_camera, remember, serial_hash
+from nvr.clock_status import ClockStatus
 from nvr.crypto import ScryptIdentity, X25519Identity, decrypt
 from nvr.redact import RedactionPlan
 from nvr.sharing import verify_bundle
@@ -134,21 +138,33 @@ def test_unredacted_bundle_verifies_offline_and_tampering_is_named(
     assert f"owner key fingerprint:  {verify_bundle.fingerprint(owner_raw)}" in done.stdout
     assert keys["owner"]["sha256"] == manifest["keys"]["owner"]
     # The manifest says what SHARING.md asks for.
+    # No camera.device entry for "porch" here (test_manifest_camera_... has one).
     assert manifest["camera"] == {
         "name": "porch",
-        "make": "unknown",
-        "model": "unknown",
-        "firmware": "unknown",
+        "reported": False,
+        "why": "no device information was recorded for this camera",
+        "make": None,
+        "model": None,
+        "firmware": None,
     }
-    assert manifest["clip"]["consented"] == {
-        "start": "2026-03-04T10:00:02Z",
-        "end": "2026-03-04T10:00:05Z",
-    }
+    consented = manifest["clip"]["consented"]
+    assert (consented["start"], consented["end"]) == (
+        "2026-03-04T10:00:02Z",
+        "2026-03-04T10:00:05Z",
+    )
     assert manifest["clip"]["start"] == "2026-03-04T10:00:02Z"  # a keyframe every second
     assert manifest["clip"]["start_local"]["zone"]
     assert manifest["redacted"] is False
     assert manifest["audio"] is False
-    assert manifest["clock"] == {"source": "unknown", "last_sync": None}
+    # The box's clock as read at export (whatever this machine's state is).
+    assert manifest["clock"]["source"] in ("ntp", "unsynchronized", "unknown")
+    assert manifest["clock"]["synchronized"] is (manifest["clock"]["source"] == "ntp")
+    assert manifest["clock"]["checked_at"] == "2026-03-04T11:00:00Z"  # the box's clock
+    for key in ("created_at_local",):
+        assert manifest[key]["time"].startswith("2026-03-04T")
+    for key in ("start_local", "end_local"):
+        local = manifest["clip"]["consented"][key]
+        assert set(local) >= {"time", "zone", "utc_offset"}
     stored = {r.id: r.sha256 for r in site.box.segment_store().find("porch", *_span(manifest))}
     assert len(manifest["source_segments"]) == 2  # 2..4 s and 4..6 s
     for source in manifest["source_segments"]:
@@ -193,6 +209,109 @@ def test_unredacted_bundle_verifies_offline_and_tampering_is_named(
     assert "FAIL  clip.mp4: size or hashes differ from manifest.json" in done.stdout
     for what in ("consent", "release"):
         assert f"PASS  audit: {what} entry" in run_verifier(bundle).stdout
+
+
+def test_manifest_camera_and_clock_fields(site: Site, tmp_path: Path) -> None:
+    """The camera as it reported itself at the clip's time (the latest camera.device
+    entry at or before the clip's start, else the latest), and the clock status given."""
+    box = site.box
+    late = DeviceIdentity("PorchCo", "DB-3", "2.0.0", "SN-42", "onvif")
+    site.clock.set_wall(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))  # before the clip
+    first = remember(
+        box.sessions,
+        box.record,
+        "porch",
+        DeviceIdentity("PorchCo", "DB-2", "1.4.1", "SN-42", "onvif"),
+        box.device_id,
+    )
+    assert first is not None
+    assert (
+        remember(
+            box.sessions,
+            box.record,
+            "porch",
+            DeviceIdentity("PorchCo", "DB-2", "1.4.1", "SN-42", "onvif"),
+            box.device_id,
+        )
+        is None
+    )  # unchanged
+    site.clock.set_wall(datetime(2026, 3, 4, 10, 30, tzinfo=UTC))  # after it: a firmware update
+    second = remember(box.sessions, box.record, "porch", late, box.device_id)
+    assert second is not None
+    assert second > first
+    site.clock.set_wall(datetime(2026, 3, 4, 11, 0, tzinfo=UTC))
+    status = ClockStatus(
+        source="ntp",
+        synchronized=True,
+        max_error_ms=12.5,
+        est_error_ms=0.25,
+        last_sync=datetime(2026, 3, 4, 10, 55, tzinfo=UTC),
+        last_sync_from="systemd-timesyncd",
+        checked_at=site.clock.wall(),
+    )
+    ctx = dataclasses.replace(
+        export_context(site),
+        clock_status=lambda: status,
+        zone=ZoneInfo("America/New_York"),
+        camera_kind=lambda name: "onvif",
+    )
+    view = consents_of(site).grant(PASSPHRASE.encode(), draft(), OWNER)
+    export_bundle(
+        ctx,
+        view.id,
+        clip(2, 5),
+        tmp_path / "bundle",
+        OWNER,
+        identities=site.box.keys.unlock(PASSPHRASE.encode()).identities,
+        owner_key=owner_key(site),
+    )
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    camera = manifest["camera"]
+    assert camera == {
+        "name": "porch",
+        "reported": True,
+        "source": "onvif",
+        "make": "PorchCo",
+        "model": "DB-2",
+        "firmware": "1.4.1",  # as at 10:00:02, not the 10:30 update
+        "serial_sha256": serial_hash("SN-42", box.device_id),
+        "audit_seq": first,
+    }
+    assert "SN-42" not in (tmp_path / "bundle" / "manifest.json").read_text()
+    assert manifest["clock"] == {
+        "source": "ntp",
+        "synchronized": True,
+        "max_error_ms": 12.5,
+        "est_error_ms": 0.25,
+        "last_sync": "2026-03-04T10:55:00Z",
+        "last_sync_from": "systemd-timesyncd",
+        "checked_at": "2026-03-04T11:00:00Z",
+    }
+    assert manifest["created_at"] == "2026-03-04T11:00:00Z"
+    assert manifest["created_at_local"] == {
+        "time": "2026-03-04T06:00:00-05:00",
+        "zone": "EST",
+        "utc_offset": "-05:00",
+        "zone_name": "America/New_York",
+    }
+    assert manifest["clip"]["start_local"]["time"] == "2026-03-04T05:00:02-05:00"
+    assert manifest["clip"]["consented"]["end_local"]["time"] == "2026-03-04T05:00:05-05:00"
+    # The entry the manifest points at is the log's, and the bundle still verifies.
+    entry = json.loads(box.audit.entry(first))
+    assert entry["kind"] == "camera.device"
+    assert entry["payload"]["model"] == "DB-2"
+    out = io.StringIO()
+    assert verify_bundle.check(tmp_path / "bundle", out) == []
+    assert out.getvalue().rstrip().endswith("VERIFIED: every check passed.")
+    # With no entry, the manifest says why, from the camera's kind.
+    assert manifest_camera(box.sessions, "garage", site.clock.wall(), "rtsp") == {
+        "name": "garage",
+        "reported": False,
+        "why": "RTSP-only camera (no ONVIF device information to ask for)",
+        "make": None,
+        "model": None,
+        "firmware": None,
+    }
 
 
 def _span(manifest: dict[str, object]) -> tuple[datetime, datetime]:

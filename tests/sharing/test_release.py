@@ -1,7 +1,9 @@
 """No release without a valid consent for exactly that clip: every releasing function and
 route (``RELEASE_PATHS``) is tried with no consent, a consent for another clip, an expired
 one and a revoked one; each is refused, the refusal is in the audit log with its reason,
-and nothing is released."""
+and nothing is released. Share links are tried as the owner makes them (from a finished
+export) and as the recipient opens them (a link planted under the consent as if it had
+once allowed the release)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from tests.support.consent import (
     footage_site,
     owner_key,
 )
+from tests.support.links import plant_link
 from tests.support.settings import as_
 from tests.support.sharing import sharing_client, sharing_for
 
@@ -104,10 +107,51 @@ def attempts(site: Site, sharing: Sharing, http: httpx.AsyncClient) -> dict[str,
         assert b"not really" not in r.content
         return str(r.json()["error"]).removeprefix("release refused: ")
 
+    async def link_route(consent_id: str) -> str:
+        # Making a share link from a finished export of WANTED under this consent.
+        assert sharing.exports is not None
+        jobs = sharing.exports.jobs
+
+        def work(job: Job) -> tuple[bytes, dict[str, Any]]:
+            return b"PK not really a bundle", {"file": "b.zip"}
+
+        job = jobs.start("export", {"consent": consent_id, **body}, work)
+        assert jobs.wait(job.id, "export", 10).state == "done"
+        r = await http.post(f"/api/v1/exports/{job.id}/links", json={}, headers=owner)
+        assert r.status_code == 409, r.text
+        assert "token" not in r.json()
+        return str(r.json()["error"]).removeprefix("release refused: ")
+
+    def planted(consent_id: str) -> str:
+        # A link to WANTED under this consent, as if the consent had allowed it once.
+        assert sharing.exports is not None
+        assert sharing.exports.links is not None
+        links = sharing.exports.links
+        return plant_link(links, consent_id, WANTED, b"PK not really a bundle")[1]
+
+    async def public_route(path: str, consent_id: str) -> str:
+        token = planted(consent_id)
+        r = await http.get(path.format(token=token))  # no session: the recipient
+        assert r.status_code == 410, r.text
+        assert b"not really" not in r.content
+        assert "no longer valid" in r.text
+        refused = [p for k, p, _ in site.audit() if k == "share.link.refused"]
+        assert refused[-1]["client"] == "192.0.2.50"
+        return str(refused[-1]["reason"]).removeprefix("consent: ")
+
+    async def link_page(consent_id: str) -> str:
+        return await public_route("/s/{token}", consent_id)
+
+    async def link_download(consent_id: str) -> str:
+        return await public_route("/s/{token}/download", consent_id)
+
     return {
         "nvr.sharing.bundle.make_bundle": function,
         "POST /api/v1/consents/{consent_id}/export": export_route,
         "GET /api/v1/exports/{job_id}/bundle.zip": download_route,
+        "POST /api/v1/exports/{job_id}/links": link_route,
+        "GET /s/{token}": link_page,
+        "GET /s/{token}/download": link_download,
     }
 
 
@@ -121,7 +165,10 @@ def test_the_release_paths_are_the_apps_releasing_routes(site: Site) -> None:
         f"{method} {route.path}"
         for route in api_routes(app.routes)
         for method in route.methods or ()
-        if route.path.endswith((".zip", "/export")) or "/share" in route.path
+        if route.path.endswith((".zip", "/export", "/download"))
+        or "/share" in route.path
+        or route.path.startswith("/s/")
+        or (route.path.startswith("/api/v1/exports/") and route.path.endswith("/links"))
     }
     assert releasing == {p for p in RELEASE_PATHS if " " in p}
 
@@ -156,3 +203,6 @@ async def test_every_release_path_refuses_without_a_valid_consent(
     kinds = [k for k, _, _ in site.audit()]
     assert "share.release" not in kinds
     assert "share.bundle.download" not in kinds
+    assert "share.link.create" not in kinds
+    assert "share.link.view" not in kinds
+    assert "share.link.download" not in kinds

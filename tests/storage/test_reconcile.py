@@ -96,3 +96,33 @@ def test_missing_and_corrupt_files_are_marked(kit: StoreKit) -> None:
     assert report.corrupt == [recs[1].path]
     assert [r.state for r in kit.store.all_records()] == ["missing", "corrupt"]
     assert not reconcile(kit.store).changed  # idempotent
+
+
+def test_a_missing_file_that_comes_back_is_trusted_only_if_it_is_the_same(
+    kit: StoreKit, tmp_path: Path
+) -> None:
+    # The owner restores a backup, the service starts, then the segments are copied in.
+    recs = []
+    for i in range(3):
+        seg = kit.store.open_segment("porch", kit.clock.wall())
+        seg.write(bytes([i]) * 100)
+        recs.append(seg.close(kit.clock.wall()))
+    truncated = kit.store.open_segment("porch", kit.clock.wall())
+    truncated.write(b"t" * (CHUNK_SIZE + 5))
+    truncated.file.abandon()
+    reconcile(kit.store)
+    partial = kit.store.all_records()[3].path
+    kept = tmp_path / "elsewhere"
+    (kit.data_dir / "segments").rename(kept)
+    assert reconcile(kit.store).missing == [r.path for r in recs] + [partial]
+    kept.rename(kit.data_dir / "segments")
+    other = kit.data_dir / recs[2].path
+    other.write_bytes(other.read_bytes()[:-1] + b"\0")  # same size, other content
+    report = reconcile(kit.store)
+    assert report.returned == [recs[0].path, recs[1].path, partial]
+    assert report.corrupt == [recs[2].path]
+    states = [r.state for r in kit.store.all_records()]
+    assert states == ["closed", "closed", "corrupt", "truncated"]
+    with kit.store.open_plaintext(kit.store.all_records()[0], [kit.identity]) as plain:
+        assert plain.read() == bytes([0]) * 100
+    assert not reconcile(kit.store).changed

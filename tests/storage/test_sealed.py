@@ -341,3 +341,12 @@ def test_reconcile_sweeps_crash_leftovers(kit: StoreKit, events: EventStore) -> 
     assert len(list((kit.data_dir / "quarantine").rglob("*.age"))) == 2
     assert events.open(kept, [kit.identity]).type == "doorbell"
     assert events.reconcile().quarantined == []
+
+
+def test_reconcile_leaves_request_paperwork_alone(kit: StoreKit, events: EventStore) -> None:
+    # sealed/paperwork belongs to nvr.sharing.requests; no event row ever names it.
+    paper = kit.data_dir / "sealed" / "paperwork" / "letter.age"
+    paper.parent.mkdir(parents=True)
+    paper.write_bytes(b"sealed letter")
+    assert events.reconcile().quarantined == []
+    assert paper.read_bytes() == b"sealed letter"

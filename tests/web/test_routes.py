@@ -280,6 +280,14 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
         None,
         OWNER_404,
     ),
+    # Share links (nvr/web/links.py): the owner's API; no export job or link exists here.
+    ("POST", "/api/v1/exports/x/links", "/api/v1/exports/{job_id}/links", {}, OWNER_404),
+    ("GET", "/api/v1/links", "/api/v1/links", None, ALL_OWNER),
+    ("POST", "/api/v1/links/x/revoke", "/api/v1/links/{link_id}/revoke", {}, OWNER_404),
+    # The recipient's pages need no account (share_link.open, the one anonymous
+    # permission): the token is the credential, and this one is unknown to everyone.
+    ("GET", "/s/x", "/s/{token}", None, (404, 404, 404, 404)),
+    ("GET", "/s/x/download", "/s/{token}/download", None, (404, 404, 404, 404)),
     ("POST", "/api/v1/previews", "/api/v1/previews", {}, (401, 403, 403, 422)),
     ("GET", "/api/v1/previews/x", "/api/v1/previews/{job_id}", None, OWNER_404),
     (
