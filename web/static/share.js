@@ -322,9 +322,9 @@ $("link-copy").addEventListener("click", async () => {
   field.select();
   try {
     await navigator.clipboard.writeText(field.value);
-    $("link-error").textContent = "Copied.";
+    $("link-status").textContent = "Copied.";
   } catch {
-    $("link-error").textContent = "Select the link and copy it by hand (the browser refused).";
+    $("link-status").textContent = "Select the link and copy it by hand (the browser refused).";
   }
 });
 
