@@ -315,6 +315,7 @@ def test_share_one_redacted_clip_with_a_request(
     page.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
     page.goto(f"/timeline?request={request_id}&camera={DEMO_CAMERA}")
     expect(page.get_by_test_id("select-panel")).to_be_visible()
+    expect(page.get_by_test_id("timeline-window")).to_have_count(1)  # the day has loaded
     no_sideways_scroll(page)
     screenshot(page, "share-timeline-phone")
     page.goto(f"/share?camera={DEMO_CAMERA}&{query}&request={request_id}")
