@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
     # The runner brings the web app (FastAPI, Starlette, Jinja2, uvicorn): imported by
     # _run only, so the other ``nvr`` commands start without it.
     from nvr.service.runner import Ready
+
+
+class DemoScene(enum.StrEnum):
+    """``nvr demo --scene``: the values of the config's ``demo.scene``."""
+
+    VISITORS = "visitors"
+    FACES = "faces"
 
 
 def _announce(ready: Ready) -> None:
@@ -128,6 +136,12 @@ def demo(
     ),
     work_factor: int | None = options.WORK_FACTOR,
     owner: str = options.OWNER,
+    scene: DemoScene | None = typer.Option(
+        None,
+        "--scene",
+        help="What the demo doorbell shows (the config's demo.scene): visitors, or faces"
+        " (a visitor looks into the camera every 20 s, for trying redaction and sharing).",
+    ),
 ) -> None:
     """Run the service with the built-in demo doorbell (a synthetic porch, made locally)."""
     from nvr.config import load_config
@@ -139,6 +153,8 @@ def demo(
     config_path = config if config is not None else default_config_path(folder.absolute())
     cfg = load_config(config_path) if config is not None or config_path.is_file() else Config()
     cfg = options.with_overrides(cfg, data_dir=folder, bind=bind, port=port)
+    if scene is not None:
+        cfg = cfg.model_copy(update={"demo": cfg.demo.model_copy(update={"scene": scene.value})})
     on_box = (
         _demo_keys(passphrase_file, work_factor, owner) if passphrase_file is not None else None
     )

@@ -352,11 +352,23 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# demo.scene -> the endless scene of nvr.demo.scene that plays it.
+DEMO_SCENES = {"visitors": "demo", "faces": "demo_faces"}
+
+
 class DemoConfig(Section):
     """The built-in demo doorbell, for trying Porchlight without a camera."""
 
     enabled: Literal["auto", "on", "off"] = "auto"
     """`auto`: run it only when no camera is configured."""
+    scene: Literal["visitors", "faces"] = "visitors"
+    """What the demo doorbell shows: `visitors` (people passing and ringing, for motion
+    events) or `faces` (a visitor looking into the camera every 20 s, for trying redaction
+    and the sharing flow)."""
+
+    def scene_name(self) -> str:
+        """The ``nvr.demo.scene`` scene that plays this choice (both are endless)."""
+        return DEMO_SCENES[self.scene]
 
 
 class Config(Section):

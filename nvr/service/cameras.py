@@ -94,7 +94,7 @@ class CameraSet:
         if self._demo_wanted:
             from nvr.demo.rtsp_server import DemoDoorbell
 
-            self._demo = DemoDoorbell()
+            self._demo = DemoDoorbell(scene=self._cfg.demo.scene_name())
             await self._demo.start()
             modes[DEMO_CAMERA] = "continuous"
             demo_reader = self._add(DEMO_CAMERA, self._demo.url, "tcp", is_demo=True)

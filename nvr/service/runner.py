@@ -68,7 +68,7 @@ from nvr.web.doorbell import doorbell_router
 from nvr.web.events import EventsSource, EventStreams, known_cameras
 from nvr.web.settings import Settings
 from nvr.web.setup import CODE_FILE, SetupCode, SetupFlow, recovery_pending
-from nvr.web.sharing import Sharing
+from nvr.web.sharing import Sharing, config_masks
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +293,7 @@ class Service:
                     clock=self.clock,
                     audit=box.audit,
                     exports=exports,
+                    privacy_masks=config_masks(lambda: self.cfg.cameras),
                 ),
                 settings=Settings(
                     db=box.sessions,

@@ -327,8 +327,10 @@ def create_app(
         app.include_router(sharing_router(accounts, sharing))
         if sharing.exports is not None:
             from nvr.web.consents import consents_router
+            from nvr.web.share_page import add_share_page
 
             app.include_router(consents_router(accounts, sharing.exports))
+            add_share_page(app, accounts, sharing, pages)
             if sharing.exports.links is not None:
                 from nvr.web.links import add_share_pages, links_router
 

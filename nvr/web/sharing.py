@@ -28,7 +28,7 @@ No ``from __future__ import annotations`` (FastAPI reads the annotations at runt
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -47,6 +47,7 @@ from nvr.auth.deps import Caller
 from nvr.auth.login import actor_of
 from nvr.auth.policy import Permission
 from nvr.clock import Clock
+from nvr.config.cameras import CameraConfig
 from nvr.crypto import AgeError
 from nvr.db.models import Hold
 from nvr.errors import UserError
@@ -95,6 +96,26 @@ UPLOAD: dict[int | str, dict[str, Any]] = {
 }
 
 
+def no_masks(camera: str) -> Sequence[Sequence[tuple[float, float]]]:
+    """``Sharing.privacy_masks`` when the service gives none."""
+    return ()
+
+
+def config_masks(
+    cameras: Callable[[], Sequence[CameraConfig]],
+) -> Callable[[str], Sequence[Sequence[tuple[float, float]]]]:
+    """``Sharing.privacy_masks`` over the config's cameras as they are now (``cameras()``
+    is asked each time: the cameras page edits them while the service runs)."""
+
+    def masks(camera: str) -> Sequence[Sequence[tuple[float, float]]]:
+        for cam in cameras():
+            if cam.name == camera:
+                return [[(x, y) for x, y in mask.points] for mask in cam.privacy_masks]
+        return ()
+
+    return masks
+
+
 @dataclass(frozen=True)
 class Sharing:
     """What the sharing routes work on; the service builds it from its box."""
@@ -106,6 +127,9 @@ class Sharing:
     clock: Clock
     audit: AuditLog | None = None  # the report verifies it when given
     exports: Exports | None = None  # consents, export bundles, previews (nvr.web.consents)
+    # A camera's privacy masks from the config (polygons of (x, y) fractions), which the
+    # share page applies by default (nvr.web.share_page); none without it.
+    privacy_masks: Callable[[str], Sequence[Sequence[tuple[float, float]]]] = no_masks
 
 
 # -- bodies ------------------------------------------------------------------------------------

@@ -13,7 +13,11 @@ owner's, or a viewer's household key) each event the key opens has ``at``, ``end
 (what the index holds). Playing the footage goes through the
 clip route, which needs the unlock.
 
-Also the page ``GET /timeline`` (camera and day pickers; ``web/static/timeline.js``).
+Also the page ``GET /timeline`` (camera and day pickers; ``web/static/timeline.js``). For
+a caller with ``sharing.manage`` (the owner) the page can also select one camera's clip
+to share: ``/timeline?request=<id>`` (the request page's "Share…": the requested window
+shown as a band) or "Share a clip…" (a personal share, ``share=1``); "Continue" opens
+``/share?camera=&start=&end=&request=`` (``nvr.web.share_page``).
 
 No ``from __future__ import annotations``: the handlers' ``Annotated[..., Depends(...)]``
 name dependencies built inside the router factory.
@@ -217,4 +221,6 @@ def add_timeline_page(app: FastAPI, accounts: Accounts, source: EventsSource, pa
             caller,
             title="Timeline",
             cameras=visible_cameras(source, caller),
+            # The owner may pick a clip to share here (docs/design/share-flow.md).
+            can_share=accounts.authorizer.decide(caller.session, Permission.SHARING_MANAGE).allowed,
         )

@@ -66,6 +66,8 @@ class Role:
     window: bool = False  # an install window is open meanwhile
 
 
+# The share page of a clip (nothing is made until the owner asks for a preview).
+SHARE_CLIP = f"/share?camera={DEMO_CAMERA}&start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:10Z"
 MENU_PATHS = {
     "Live": "/live",
     "Events": "/events",
@@ -83,14 +85,15 @@ ROLES = {
         ("Live", "Events", "Timeline", "Status", "Cameras", "Requests", "Report", "Settings",
          "Account"),
         ("/live", f"/live/{DEMO_CAMERA}", "/events", "/timeline", "/", "/cameras",
-         "/requests", "/requests/new", "/report", "/settings", "/settings/audit", "/account"),
+         "/requests", "/requests/new", "/report", "/share", SHARE_CLIP, "/timeline?share=1",
+         "/settings", "/settings/audit", "/account"),
         (),
     ),
     "viewer": Role(
         "viewer",
         ("Live", "Events", "Timeline", "Account"),
         ("/live", f"/live/{DEMO_CAMERA}", "/events", "/timeline", "/account"),
-        ("/cameras", "/settings", "/settings/audit", "/requests", "/report"),
+        ("/cameras", "/settings", "/settings/audit", "/requests", "/report", "/share"),
     ),
     "installer": Role(
         "installer",
@@ -212,7 +215,7 @@ def settle(page: Page) -> None:
 
 
 def slug(path: str) -> str:
-    return path.strip("/").replace("/", "-") or "status"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.strip("/")).strip("-") or "status"
 
 
 def check_frame(page: Page, where: str) -> list[str]:

@@ -3,6 +3,7 @@ service, then seen in the transparency report (issue 7 items 1 and 8)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from playwright.sync_api import Page, expect
@@ -39,10 +40,11 @@ def test_record_a_request_decline_it_and_see_it_in_the_report(signed_in_page: Pa
     expect(page.get_by_text("not legal advice")).to_be_visible()
     expect(page.get_by_text("You do not have to say why")).to_be_visible()
     expect(page.locator(".banner.deadlines")).to_contain_text("Metro Police (CASE-77): due")
-    # Share leads to the requested camera's recording of that day (the browser's day).
+    # Share leads to the requested camera's recording of that day (the browser's day), in
+    # the timeline's selection mode for this request (tests/browser/test_share_flow.py).
     day = (now - timedelta(days=1)).date()
     expect(page.get_by_test_id("share")).to_have_attribute(
-        "href", f"/timeline?camera=demo-doorbell&day={day}"
+        "href", re.compile(rf"^/timeline\?request=\d+&camera=demo-doorbell&day={day}$")
     )
     decline = page.get_by_test_id("decline")
     assert decline.is_enabled()

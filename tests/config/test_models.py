@@ -61,6 +61,15 @@ def test_demo_wanted(enabled: str, cameras: int, wanted: bool) -> None:
     assert config.demo_wanted() is wanted
 
 
+def test_demo_scene_names_an_endless_scene() -> None:
+    from nvr.demo.scene import make_scene
+
+    assert Config().demo.scene_name() == "demo"
+    faces = Config.model_validate({"demo": {"scene": "faces"}}).demo.scene_name()
+    assert faces == "demo_faces"
+    assert make_scene(faces, width=64, height=36).duration is None  # endless, with faces
+
+
 def test_models_are_frozen_and_reject_unknown_keys() -> None:
     config = Config()
     with pytest.raises(ValidationError):
@@ -106,6 +115,7 @@ def test_empty_section_takes_its_defaults() -> None:
         ({"storage": {"quota": "lots"}}, "storage.quota: must be a size such as 500GB"),
         ({"logging": {"level": "loud"}}, "logging.level: 'loud' is not one of debug, info,"),
         ({"demo": {"enabled": True}}, "demo.enabled: true is not one of auto, on, off"),
+        ({"demo": {"scene": "ball"}}, "demo.scene: 'ball' is not one of visitors, faces"),
     ],
 )
 def test_invalid_values_are_named_in_plain_words(

@@ -239,14 +239,21 @@ def served_fingerprint(url: str) -> str:
 
 
 @contextlib.contextmanager
-def running_porchlight(tmp: Path, *, owner: bool = True) -> Iterator[Porchlight]:
+def running_porchlight(
+    tmp: Path, *, owner: bool = True, config: str | None = None
+) -> Iterator[Porchlight]:
     """``nvr demo`` in ``tmp``: with ``owner`` (the default) keys and the owner account
     made from a passphrase file; without, a fresh box (no keys, nobody to sign in as:
-    only this machine may open it, for a first-run walkthrough). Stopped with SIGTERM on
-    exit, which must be clean."""
+    only this machine may open it, for a first-run walkthrough). ``config``: the text of
+    a config file for the demo (``--config``), e.g. ``demo: {scene: faces}``. Stopped
+    with SIGTERM on exit, which must be clean."""
     from tests.service.test_serve import start
 
     args = ["demo"]
+    if config is not None:
+        config_file = tmp / "nvr.yaml"
+        config_file.write_text(config)
+        args += ["--config", str(config_file)]
     if owner:
         secret = tmp / "passphrase"
         secret.write_text(OWNER_PASSPHRASE + "\n")

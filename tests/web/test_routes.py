@@ -54,6 +54,7 @@ REQUEST = {"organisation": "Metro Police", "basis": "voluntary"}
 FULFIL = {"to": "fulfilled", "reason": "sent"}
 OWNER_409 = (401, 403, 403, 409)
 OWNER_404 = (401, 403, 403, 404)
+SHARE = "/share?camera=porch&start=2026-01-01T00:00:00Z&end=2026-01-01T00:00:05Z&request=1"
 
 # (method, path, route template, body): status for anonymous, viewer, installer, owner.
 MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, int]]] = [
@@ -204,6 +205,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("GET", "/requests/new", "/requests/new", None, (303, 403, 403, 200)),
     ("GET", "/requests/1", "/requests/{request_id}", None, (303, 403, 403, 200)),
     ("GET", "/report", "/report", None, (303, 403, 403, 200)),
+    # The share page of a clip for request 1 (sharing.manage: the owner); nothing released.
+    ("GET", SHARE, "/share", None, (303, 403, 403, 200)),
     ("GET", "/report/print", "/report/print", None, (303, 403, 403, 200)),
     ("GET", "/api/v1/requests", "/api/v1/requests", None, ALL_OWNER),
     ("POST", "/api/v1/requests", "/api/v1/requests", REQUEST, OWNER_201),

@@ -1,7 +1,9 @@
 // One request (/requests/{id}): its fields, guidance for its legal basis, the decision
 // buttons (Decline as prominent as Share), paperwork (sealed: listing needs the unlock),
-// legal holds and the history of every change (GET /api/v1/requests/{id}).
+// legal holds, the consents given for it (with Revoke: /static/consents.js) and the
+// history of every change (GET /api/v1/requests/{id}).
 import { api, el, ensureUnlocked } from "/static/api.js";
+import { showConsents } from "/static/consents.js";
 
 const $ = (id) => document.getElementById(id);
 const id = document.getElementById("request").dataset.request;
@@ -37,11 +39,16 @@ function describe(change) {
   return change.kind;
 }
 
-// The timeline of the requested camera and day (nothing selected: the owner picks).
+// The timeline of the requested camera and day (the browser's day) in selection mode for
+// this request: the requested window is shown, nothing is selected, the owner picks.
 function shareLink(r) {
-  const query = new URLSearchParams();
+  const query = new URLSearchParams({ request: String(r.id) });
   if (r.cameras.length) query.set("camera", r.cameras[0]);
-  if (r.window_start) query.set("day", r.window_start.slice(0, 10));
+  if (r.window_start) {
+    const d = new Date(r.window_start);
+    const pad = (n) => String(n).padStart(2, "0");
+    query.set("day", `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`);
+  }
   return `/timeline?${query}`;
 }
 
@@ -179,3 +186,4 @@ $("rq-hold").addEventListener("click", async () => {
 load();
 loadPapers();
 loadHolds();
+showConsents($("rq-consents"), $("rq-consents-error"), { request: id });

@@ -4,6 +4,13 @@
 //
 // Data: GET /api/v1/cameras/{camera}/timeline?day=&tz= (no unlock needed; event details
 // only when unlocked). Clips need the unlock: ensureUnlocked() runs before a <video> src.
+//
+// Selecting a clip to share (the owner; docs/design/share-flow.md): ?request=<id> (from
+// the request page; GET /api/v1/requests/{id} gives the requested window, drawn as a
+// band) or "Share a clip…" (a personal share, ?share=1). A drag across the bar selects
+// (a click still plays), the start and end inputs do the same from the keyboard; one
+// camera, nothing selected for you, a warning when the selection leaves the requested
+// window. "Continue" opens /share?camera=&start=&end=&request=.
 import { api, el, ensureUnlocked, session } from "/static/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -30,6 +37,19 @@ const player = document.getElementById("player");
 const video = document.getElementById("timeline-video");
 const playerNote = document.getElementById("player-note");
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const selectPanel = document.getElementById("select"); // null: this account cannot share
+const selectOpen = document.getElementById("select-open");
+const selectStart = document.getElementById("select-start");
+const selectEnd = document.getElementById("select-end");
+const selectSummary = document.getElementById("select-summary");
+const selectWarning = document.getElementById("select-warning");
+const selectContinue = document.getElementById("select-continue");
+const DRAG_MIN = 0.01; // a drag shorter than this share of the bar is a click (it plays)
+const MAX_CLIP = 6 * 3600e3; // what one consent may cover
+
+let selecting = false; // the selection panel is open
+let forRequest = null; // the request being answered (GET /api/v1/requests/{id}), or null
+let selection = null; // {camera, start, end} in ms, whole seconds
 
 let day = null; // the last timeline answer
 let cursor = null; // the picked moment (ms since epoch)
@@ -115,6 +135,25 @@ function draw() {
     const mark = rect(event.at ? "tl-event" : "tl-event sealed", a, b, "timeline-event-mark", title);
     svg.append(mark);
   }
+  if (selecting && forRequest && forRequest.window_start && forRequest.window_end) {
+    const a = Date.parse(forRequest.window_start);
+    const b = Date.parse(forRequest.window_end);
+    if (b > from && a < to) {
+      const band = rect("tl-window", a, b, "timeline-window", `requested ${clock(a)}–${clock(b)}`);
+      band.setAttribute("y", "0");
+      band.setAttribute("height", "40");
+      svg.prepend(band);
+    }
+  }
+  if (selecting && selection && selection.camera === day.camera) {
+    const { start: a, end: b } = selection;
+    if (b > from && a < to) {
+      const marked = rect("tl-selection", a, b, "timeline-selection", `selected ${clock(a, true)}–${clock(b, true)}`);
+      marked.setAttribute("y", "2");
+      marked.setAttribute("height", "36");
+      svg.append(marked);
+    }
+  }
   if (cursor !== null && cursor >= from && cursor < to) {
     const line = rect("tl-cursor", cursor, cursor, null, clock(cursor, true));
     line.setAttribute("y", "0");
@@ -163,7 +202,11 @@ async function load() {
   if (!camera) return;
   if (!dayField.value) dayField.value = today();
   const params = new URLSearchParams({ day: dayField.value, tz: zone });
-  window.history.replaceState(null, "", `?camera=${encodeURIComponent(camera)}&day=${dayField.value}`);
+  const query = new URLSearchParams({ camera, day: dayField.value });
+  if (selecting && forRequest) query.set("request", forRequest.id);
+  else if (selecting) query.set("share", "1");
+  window.history.replaceState(null, "", `?${query}`);
+  if (selection && selection.camera !== camera) setSelection(null); // one camera per clip
   say("Loading…");
   const mine = ++generation;
   let answer;
@@ -311,21 +354,34 @@ video.addEventListener("error", async () => {
 });
 video.addEventListener("contextmenu", (event) => event.preventDefault());
 
-// Click or drag on the bar: the cursor follows; releasing plays from there.
+// Click or drag on the bar: the cursor follows; releasing plays from there. While a clip
+// is being selected, a drag selects instead (a click still plays).
 let dragging = false;
+let anchor = null; // [clientX, moment] where a drag began
+function dragged(event) {
+  const box = bar.getBoundingClientRect();
+  return selecting && anchor !== null && Math.abs(event.clientX - anchor[0]) > DRAG_MIN * box.width;
+}
 bar.addEventListener("pointerdown", (event) => {
   if (!day) return;
   dragging = true;
   bar.setPointerCapture(event.pointerId);
+  anchor = [event.clientX, at(event.clientX)];
   pick(at(event.clientX), false);
 });
 bar.addEventListener("pointermove", (event) => {
-  if (dragging) pick(at(event.clientX), false);
+  if (!dragging) return;
+  if (dragged(event)) {
+    const here = at(event.clientX);
+    setSelection({ camera: day.camera, start: Math.min(anchor[1], here), end: Math.max(anchor[1], here) });
+  } else pick(at(event.clientX), false);
 });
 bar.addEventListener("pointerup", (event) => {
   if (!dragging) return;
   dragging = false;
-  pick(at(event.clientX), true);
+  const selected = dragged(event);
+  anchor = null;
+  if (!selected) pick(at(event.clientX), true);
 });
 bar.addEventListener("keydown", (event) => {
   if (!day) return;
@@ -345,6 +401,125 @@ bar.addEventListener("keydown", (event) => {
   pick(next, false);
 });
 
+// -- selecting a clip to share ---------------------------------------------------------
+const second = (ms) => Math.round(ms / 1000) * 1000;
+
+function inputValue(ms) {
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function dateTime(ms) {
+  return new Date(ms).toLocaleString([], { dateStyle: "medium", timeStyle: "medium" });
+}
+
+// The selection changed (a drag, the inputs, a clear): inputs, summary, warning, drawing.
+function setSelection(next, fromInputs = false) {
+  selection = next && { camera: next.camera, start: second(next.start), end: second(next.end) };
+  if (!selectPanel) return;
+  if (!fromInputs) {
+    selectStart.value = selection ? inputValue(selection.start) : "";
+    selectEnd.value = selection ? inputValue(selection.end) : "";
+  }
+  const problems = [];
+  let ok = false;
+  if (!selection) {
+    selectSummary.textContent = "Nothing selected yet.";
+  } else if (selection.end <= selection.start) {
+    selectSummary.textContent = "The clip must end after it starts.";
+  } else if (selection.end - selection.start > MAX_CLIP) {
+    selectSummary.textContent = "A clip is at most 6 hours long.";
+  } else {
+    const secs = Math.round((selection.end - selection.start) / 1000);
+    const length = secs < 60 ? `${secs} s` : `${Math.floor(secs / 60)} min ${secs % 60} s`;
+    selectSummary.textContent = `Selected: ${selection.camera}, ${dateTime(selection.start)} to ${clock(selection.end, true)} (${length}).`;
+    ok = true;
+    if (forRequest && forRequest.window_start && forRequest.window_end) {
+      const a = Date.parse(forRequest.window_start);
+      const b = Date.parse(forRequest.window_end);
+      if (selection.start < a || selection.end > b) {
+        problems.push(`The selection goes outside the requested window (${dateTime(a)} to ${dateTime(b)}). You may still share it, but the request did not ask for that part.`);
+      }
+    }
+    if (forRequest && forRequest.cameras.length && !forRequest.cameras.includes(selection.camera)) {
+      problems.push(`The request asked for ${forRequest.cameras.join(", ")}, not ${selection.camera}.`);
+    }
+  }
+  selectWarning.textContent = problems.join(" ");
+  selectWarning.hidden = problems.length === 0;
+  selectContinue.disabled = !ok;
+  draw();
+}
+
+function fromInputs() {
+  const a = Date.parse(selectStart.value); // "YYYY-MM-DDTHH:MM:SS": local time
+  const b = Date.parse(selectEnd.value);
+  if (Number.isNaN(a) || Number.isNaN(b)) {
+    setSelection(null, true);
+    return;
+  }
+  // The camera shown (or being loaded: the inputs may be typed in before it answers).
+  setSelection({ camera: day ? day.camera : cameraField.value, start: a, end: b }, true);
+}
+
+async function openSelection(requestId) {
+  if (!selectPanel) return;
+  selecting = true;
+  selectPanel.hidden = false;
+  if (selectOpen) selectOpen.hidden = true;
+  for (const node of document.querySelectorAll(".select-only")) node.hidden = false;
+  bar.setAttribute("aria-label", "Time of day: drag to select a clip, click or use the arrow keys to play from a moment");
+  const forLine = document.getElementById("select-for");
+  forLine.textContent = "A personal share (no request): to a neighbour, an insurer…";
+  if (requestId) {
+    try {
+      forRequest = (await api(`/api/v1/requests/${encodeURIComponent(requestId)}`)).request;
+    } catch (error) {
+      forLine.textContent = error.message;
+      forLine.classList.add("error");
+    }
+  }
+  if (forRequest) {
+    const r = forRequest;
+    const asked = r.window_start && r.window_end
+      ? `footage asked for: ${dateTime(Date.parse(r.window_start))} to ${dateTime(Date.parse(r.window_end))}`
+      : "no time window stated";
+    const cams = r.cameras.length ? `, camera${r.cameras.length === 1 ? "" : "s"} ${r.cameras.join(", ")}` : "";
+    forLine.textContent = `For request ${r.id}: ${r.organisation}${r.reference ? ` (${r.reference})` : ""}; ${asked}${cams}.`;
+  }
+  setSelection(selection);
+  load();
+}
+
+function closeSelection() {
+  selecting = false;
+  forRequest = null;
+  selectPanel.hidden = true;
+  if (selectOpen) selectOpen.hidden = false;
+  for (const node of document.querySelectorAll(".select-only")) node.hidden = true;
+  setSelection(null);
+  load();
+}
+
+if (selectPanel) {
+  selectOpen.addEventListener("click", () => openSelection(null));
+  selectStart.addEventListener("change", fromInputs);
+  selectEnd.addEventListener("change", fromInputs);
+  document.getElementById("select-clear").addEventListener("click", () => setSelection(null));
+  document.getElementById("select-close").addEventListener("click", closeSelection);
+  selectContinue.addEventListener("click", () => {
+    if (!selection) return;
+    const query = new URLSearchParams({
+      camera: selection.camera,
+      start: iso(selection.start),
+      end: iso(selection.end),
+    });
+    if (forRequest) query.set("request", forRequest.id);
+    window.location.assign(`/share?${query}`);
+  });
+}
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   load();
@@ -357,4 +532,8 @@ document.addEventListener("porchlight:unlocked", load);
 const params = new URLSearchParams(window.location.search);
 if (params.get("camera")) cameraField.value = params.get("camera");
 dayField.value = params.get("day") || today();
-load();
+if (selectPanel && (params.get("request") || params.get("share"))) {
+  openSelection(params.get("request"));
+} else {
+  load();
+}
