@@ -8,9 +8,10 @@ Parallel runs (pytest-xdist, ``-n 2 --dist loadfile --no-loadscope-reorder``, as
 on one worker, so its module-scoped fixtures (a running service, a browser) start once.
 Units are handed out in collection order, which on a worker puts ``START_FIRST`` ahead
 of the rest: the longest unit first, so that it does not start last and leave the other
-worker idle at the end, then the Chromium modules one after another, so that while the
-recorder's real-time segments run, one Chromium at a time has the other core. A serial
-run keeps the collected order.
+worker idle at the end, then the Chromium modules, so that while the recorder's
+real-time segments run on one worker the other runs the browsers one after another
+(ordering only: a Chromium module may still run beside another later, which is load, not
+a conflict). A serial run keeps the collected order.
 """
 
 from __future__ import annotations
