@@ -95,8 +95,12 @@ case "$mode" in
     .venv/bin/ruff check nvr tests
     echo "quickstart: mypy --strict"
     .venv/bin/mypy
+    # Two workers (pytest-xdist): much of the suite waits on real time (cameras, 60 s
+    # segments). A module runs whole on one worker, in the order tests/conftest.py
+    # gives (docs/testing.md); `deploy/quickstart.sh test -n 0` runs it serially.
     echo "quickstart: pytest"
-    exec .venv/bin/python -m pytest "$@"
+    exec .venv/bin/python -m pytest -n "${PORCHLIGHT_TEST_WORKERS:-2}" \
+      --dist loadfile --no-loadscope-reorder "$@"
     ;;
   -h|--help|help) usage 0 ;;
   *) usage 1 ;;

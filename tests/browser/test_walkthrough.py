@@ -231,8 +231,14 @@ def live_view(page: Page) -> None:
     tile = page.locator(f'[data-testid="live-tile-{CAMERA}"][data-playing="true"]')
     tile.wait_for(timeout=45_000)
     video = f'[data-testid="live-tile-{CAMERA}"] [data-testid="live-video"]'
-    first = page.evaluate(SAMPLE, video)
-    assert first["width"] == 640
+    # Chromium may present WebRTC's 2x2 placeholder before the first decoded frame (seen
+    # on a loaded machine): the camera's 640-wide picture must follow, within seconds.
+    first = until(
+        "the live video has the camera's size",
+        lambda: (s := page.evaluate(SAMPLE, video))["width"] == 640 and s,
+        15,
+        page,
+    )
     # The walker crosses for about 6 s of every 15: the picture changes within one loop.
     until(
         "the live picture changes",

@@ -2,8 +2,9 @@
 
 - ``ipycam_python`` (session): ``<repo>/.venv-ipycam/bin/python`` with ``ipycam``
   installed, creating that venv (``python -m venv`` + ``pip install ipycam``) if it is
-  missing. ipycam pulls opencv-python 5, which must never land in the project's venv
-  (ARCHITECTURE.md pins opencv-python-headless 4.x), hence a venv of its own.
+  missing (under a lock: parallel workers share it). ipycam pulls opencv-python 5,
+  which must never land in the project's venv (ARCHITECTURE.md pins
+  opencv-python-headless 4.x), hence a venv of its own.
   ``deploy/quickstart.sh setup|test`` creates it the same way for CI.
 - ``ipycam_factory(netns, credentials=None)``: starts ipycam *inside* ``netns`` (it
   multicasts a Hello and answers WS-Discovery probes, so it must never run on the
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -50,6 +52,20 @@ def ipycam_python() -> Path:
     python = IPYCAM_VENV / "bin" / "python"
     if _has_ipycam(python):
         return python
+    # Parallel workers (pytest-xdist) share the venv: one creates it while holding a lock
+    # on the checkout's folder (no lock file left behind), the others wait for it and
+    # then find it ready.
+    folder = os.open(REPO, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        if not _has_ipycam(python):
+            _install_ipycam(python)
+    finally:
+        os.close(folder)  # releases the lock
+    return python
+
+
+def _install_ipycam(python: Path) -> None:
     steps = [
         [sys.executable, "-m", "venv", str(IPYCAM_VENV)],
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "ipycam"],
@@ -60,7 +76,6 @@ def ipycam_python() -> Path:
             require(f"cannot install ipycam into {IPYCAM_VENV}: {result.stderr.strip()[-300:]}")
     if not _has_ipycam(python):
         require(f"ipycam did not import in {IPYCAM_VENV}")
-    return python
 
 
 @pytest.fixture

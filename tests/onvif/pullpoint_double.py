@@ -141,7 +141,9 @@ class PullPointDouble:
         if self._media is not None:
             app.router.add_post("/onvif/media_service", self._handle)
         app.router.add_post("/onvif/subscription/{ident}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # close() does not wait out a client's long poll (up to its 10 s PullMessages
+        # timeout; the client is usually gone by then): a camera switched off ends it.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

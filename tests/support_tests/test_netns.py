@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import time
@@ -106,7 +107,7 @@ def test_camera_inside_namespace_streams_to_a_reader_inside(
 def test_namespaces_of_dead_runs_are_removed() -> None:
     # A pid above pid_max never exists: the run that "made" this namespace is gone.
     dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
-    stale = Netns(f"{NAME_PREFIX}-{dead}-0badcafe")
+    stale = Netns(f"{NAME_PREFIX}-{dead}-{secrets.token_hex(4)}")
     subprocess.run(["ip", "netns", "add", stale.name], check=True)
     try:
         assert stale.name in remove_stale_namespaces()
