@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from nvr import __version__
 from nvr.auth.deps import Caller
@@ -265,6 +266,13 @@ def create_app(
             for err in exc.errors()
         ]
         return JSONResponse({"error": "invalid request", "reasons": reasons}, status_code=422)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(request: Request, exc: ClientDisconnect) -> Response:
+        # The client went away while its request body was still arriving (a browser leaving
+        # the page mid-upload): a normal end with nobody to answer, not a server error.
+        log.debug("client left during %s %s", request.method, loggable(request.url.path))
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

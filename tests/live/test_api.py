@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import av
 import httpx
@@ -191,3 +192,40 @@ async def check_snapshots(site: Site, http: httpx.AsyncClient) -> None:
     assert again.status_code == 200
     snapshots = [(p, u) for k, p, u in site.audit() if k == "live.snapshot"]
     assert snapshots == [({"camera": "porch"}, "sam")]  # one entry, not one per poll
+
+
+async def test_a_viewer_that_leaves_while_sending_its_offer_is_no_error(
+    site: Site, live: LiveService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A browser that leaves /live while its WHEP POST is still on the wire: the body read
+    ends in a disconnect. That is a normal end (nobody to answer), not a logged traceback."""
+    app = create_app(status=status, accounts=site.accounts, live=live)
+    headers = {**SDP, **headers_for(site, "owner"), "host": "box.test"}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": WHEP.format("porch"),
+        "raw_path": WHEP.format("porch").encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": LAN,
+        "server": ("box.test", 443),
+    }
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    with caplog.at_level("DEBUG"):
+        await app(scope, receive, send)
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] != [500]
+    assert not [r for r in caplog.records if r.levelno >= 40], caplog.text
+    assert live.viewers == 0
