@@ -1,5 +1,6 @@
-"""What machine a benchmark ran on: CPU, cores, RAM, the disk under a folder, Python and
-the OpenSSL builds in use (Python's ``ssl`` and the one inside ``cryptography``).
+"""What machine a benchmark ran on: CPU, cores, RAM, the board (a Raspberry Pi's model),
+the disk under a folder, Python and the OpenSSL builds in use (Python's ``ssl`` and the
+one inside ``cryptography``).
 
 ``describe(path)`` reads /proc and /sys (Linux); anything it cannot find is ``None`` or
 "unknown", never an error. The parsers are pure functions over the files' text, so a
@@ -56,6 +57,7 @@ class Machine:
     cryptography: str
     cryptography_openssl: str
     disk: Disk
+    board: str | None = None  # /proc/device-tree/model: "Raspberry Pi 4 Model B Rev 1.4"
 
 
 def _fields(text: str) -> list[tuple[str, str]]:
@@ -89,6 +91,14 @@ def cpu_features(cpuinfo: str) -> tuple[str, ...]:
             have = set(value.split())
             return tuple(f for f in NOTABLE_FEATURES if f in have)
     return ()
+
+
+def board_model(text: str | None) -> str | None:
+    """The board's name from /proc/device-tree/model (a Raspberry Pi has one; a PC has
+    none): the text up to its terminating NUL."""
+    if not text:
+        return None
+    return text.split("\0", 1)[0].strip() or None
 
 
 def ram_bytes(meminfo: str) -> int | None:
@@ -172,4 +182,5 @@ def describe(path: Path) -> Machine:
         cryptography=cryptography.__version__,
         cryptography_openssl=_openssl.openssl_version_text(),
         disk=describe_disk(path),
+        board=board_model(_read(Path("/proc/device-tree/model"))),
     )

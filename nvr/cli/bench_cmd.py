@@ -1,10 +1,12 @@
 """``nvr bench``: run the benchmarks, print their figures, optionally write them as JSON.
 
 One command per benchmark module in ``nvr.bench`` (``nvr bench storage``, ``nvr bench
-record``). Figures go to stdout as a table, progress to stderr, ``--json FILE`` writes
-``nvr.bench.document`` (figures + machine + timestamp). Benchmarks exit 0 whatever the
-figures: a target missed is reported, not an error (docs/performance.md records the
-figures).
+record``), and ``nvr bench all`` (``nvr.bench.suite``) running them all into one table
+headed by how many 1080p cameras this machine holds; bare ``nvr bench`` prints the help,
+since a full run takes half an hour. Figures go to stdout as a table, progress to stderr,
+``--json FILE`` writes ``nvr.bench.document`` (figures + machine + timestamp).
+Benchmarks exit 0 whatever the figures: a target missed is reported, not an error
+(docs/performance.md records the figures).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nvr.bench import dashboard, document, record, storage
+from nvr.bench import dashboard, document, record, storage, suite
 from nvr.bench.machine import Machine, describe
 from nvr.cli import options
 from nvr.errors import UserError
@@ -741,3 +743,94 @@ def export_command(
     ]
     tables = [export_table(result), export_redacted_table(result)]
     _report(out, "export", result, machine, tables, summary, json_file)
+
+
+def suite_table(result: suite.SuiteResult) -> Table:
+    table = Table(title="every benchmark, one figure per row", title_justify="left")
+    for heading in ("part", "figure", "value", "what it means"):
+        table.add_column(heading, justify="right" if heading == "value" else "left")
+    for row in result.rows:
+        value = row.value if row.status == "ok" else f"[yellow]{row.value}[/yellow]"
+        table.add_row(row.part, row.figure, value, row.meaning)
+    return table
+
+
+def _parts(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [p for p in parts if p not in suite.PARTS]
+    if not parts or unknown:
+        raise UserError(
+            f"--only {text!r}: unknown part(s) {', '.join(unknown) or '(none given)'}",
+            hint=f"known parts: {', '.join(suite.PARTS)}",
+        )
+    return parts
+
+
+@app.command("all")
+def all_command(
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Small inputs: a few minutes in all, rougher figures. Default: the full inputs "
+            "of each 'nvr bench <part>' (about half an hour).",
+        ),
+    ] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help=f"Run only these parts (comma-separated: {', '.join(suite.PARTS)}).",
+            metavar="PART,PART",
+        ),
+    ] = None,
+    folder: Annotated[Path | None, options.BENCH_DIR] = None,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
+    markdown_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown",
+            help="Also write the table as a Markdown section for docs/performance.md.",
+            metavar="FILE",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Every benchmark in one run (storage, record, motion, dashboard, live, export) and one
+    table; first line: how many 1080p cameras this machine holds. Parts this machine cannot
+    run (no Chromium; the live view needs root) are reported as skipped, not failed."""
+    parts = _parts(only)
+    where = folder or Path(tempfile.gettempdir())
+    if not where.is_dir():
+        raise UserError(f"--dir {where}: no such folder", hint="create it first")
+    err = Console(stderr=True)
+    out = Console(width=max(140, Console().width))
+    machine = describe(where)
+    result = suite.run(
+        where,
+        machine,
+        quick=quick,
+        only=parts,
+        progress=lambda line: err.print(line, style="dim", highlight=False, markup=False),
+    )
+    out.print(result.headline.text, highlight=False, markup=False, soft_wrap=True)
+    out.print(f"Machine: {suite.machine_text(machine)}", highlight=False, markup=False)
+    one, five, _ = result.load_before
+    out.print(
+        f"Mode: {result.mode}; load average before {one:.2f} (5 min {five:.2f}), after "
+        f"{result.load_after[0]:.2f}; {result.wall_seconds:.0f} s",
+        highlight=False,
+        markup=False,
+    )
+    out.print(suite_table(result))
+    now = datetime.now(UTC)
+    if json_file is not None:
+        doc = document("all", result, machine, now)
+        json_file.write_text(json.dumps(doc, indent=2) + "\n")
+        out.print(f"wrote {json_file}", highlight=False, markup=False)
+    if markdown_file is not None:
+        when = now.strftime("%Y-%m-%d %H:%M UTC")
+        markdown_file.write_text(suite.markdown(result, machine, when))
+        out.print(f"wrote {markdown_file}", highlight=False, markup=False)

@@ -71,3 +71,12 @@ def test_describe_this_machine(tmp_path: Path) -> None:
     assert found.cryptography == cryptography.__version__
     assert "OpenSSL" in found.cryptography_openssl
     assert found.disk.path == str(tmp_path.resolve())
+
+
+def test_board_model_is_the_device_tree_text_up_to_its_nul() -> None:
+    assert (
+        machine.board_model("Raspberry Pi 4 Model B Rev 1.4\0") == "Raspberry Pi 4 Model B Rev 1.4"
+    )
+    assert machine.board_model("Raspberry Pi 5 Model B Rev 1.0") == "Raspberry Pi 5 Model B Rev 1.0"
+    assert machine.board_model("\0") is None
+    assert machine.board_model(None) is None
