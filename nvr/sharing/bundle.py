@@ -327,25 +327,28 @@ class TooLarge(BundleError):
     """The export would not fit the memory budget: split it into shorter clips."""
 
 
-# What an unredacted export keeps in memory whatever the clip's length: the interpreter
-# and its libraries, one segment's demuxer state, zip and hash buffers (nvr bench export
-# measures the whole). Plus the clip's index (timing of every frame, the moov): about
-# 1/1000 of the footage.
-BASE_MEMORY = 160 * 2**20
-INDEX_SHARE = 1000
-# A redaction holds the clip it redacts (the stream copy) and the clip it makes (an H.264
-# re-encode of about the same size), and a copy while it hands them on: three times the
-# footage.
+# What an export adds to the service's memory (nvr bench export measures it, peak RSS
+# against the RSS at the start; docs/performance.md "Export"). Unredacted: demuxer and
+# muxer state, zip and hash buffers, whatever the clip's length (measured: 1-10 MB for 1
+# to 30 minutes), plus the clip's index (the timing of every frame and the moov), a small
+# share of the footage (counted generously: 1/64).
+STREAM_BASE = 64 * 2**20
+INDEX_SHARE = 64
+# Redacted: OpenCV, the face detector and an H.264 encoder at the clip's size (measured:
+# about 350 MB over the bench's baseline for 1080p), and the redaction holds the clip it
+# redacts, the clip it makes (about the same size) and a copy of that as it puts the moov
+# first: three times the footage. Decoded frames are not kept (two passes, frame by frame).
+REDACT_BASE = 384 * 2**20
 REDACT_FACTOR = 3
 
 
 def estimate(ctx: ExportContext, clip: ClipRef, redacted: bool) -> int:
-    """Bytes of memory an export of ``clip`` is expected to need at its peak, from the
-    sizes of the segments it reads (their ciphertext, within 0.1 % of the footage)."""
+    """Bytes of memory an export of ``clip`` is expected to add at its peak, from the
+    sizes of the segments it reads (their ciphertext: within 0.1 % of the footage)."""
     footage = sum(r.size or 0 for r in ctx.store.find(clip.camera, clip.start, clip.end))
     if redacted:
-        return BASE_MEMORY + REDACT_FACTOR * footage
-    return BASE_MEMORY + footage // INDEX_SHARE
+        return REDACT_BASE + REDACT_FACTOR * footage
+    return STREAM_BASE + footage // INDEX_SHARE
 
 
 def check_budget(ctx: ExportContext, clip: ClipRef, budget: int, *, redacted: bool) -> int:
@@ -354,7 +357,8 @@ def check_budget(ctx: ExportContext, clip: ClipRef, budget: int, *, redacted: bo
     if need > budget:
         raise TooLarge(
             f"this export would need about {need // 2**20} MiB of memory and the export "
-            f"budget is {budget // 2**20} MiB: split it into shorter clips"
+            f"budget (storage.export_memory_mib) is {budget // 2**20} MiB: split it into "
+            "shorter clips"
         )
     return need
 

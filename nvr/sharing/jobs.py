@@ -61,6 +61,7 @@ class Job:
     result_meta: dict[str, Any] = field(default_factory=dict)
     ended_at: datetime | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    memory: int = 0  # bytes of memory it is expected to use while it runs (a reservation)
 
     @property
     def size(self) -> int:
@@ -128,12 +129,29 @@ class Jobs:
                 if job.state != "running":
                     job.discard()
 
-    def start(self, kind: str, meta: dict[str, Any], work: Work) -> Job:
+    def start(
+        self,
+        kind: str,
+        meta: dict[str, Any],
+        work: Work,
+        *,
+        memory: int = 0,
+        budget: int | None = None,
+    ) -> Job:
+        """Run ``work`` in a thread. ``memory``: what it is expected to use; with a
+        ``budget``, ``Busy`` when the running jobs' reservations leave too little."""
         with self._lock:
             self._sweep()
-            if sum(1 for j in self._jobs.values() if j.state == "running") >= MAX_JOBS:
+            running = [j for j in self._jobs.values() if j.state == "running"]
+            if len(running) >= MAX_JOBS:
                 raise Busy(f"{MAX_JOBS} jobs are running; wait for one to finish")
-            job = Job(secrets.token_urlsafe(16), kind, self._clock.wall(), meta)
+            held = sum(j.memory for j in running)
+            if budget is not None and held + memory > budget:
+                raise Busy(
+                    f"the running jobs hold {held // 2**20} MiB of the "
+                    f"{budget // 2**20} MiB export budget; wait for one to finish"
+                )
+            job = Job(secrets.token_urlsafe(16), kind, self._clock.wall(), meta, memory=memory)
             self._jobs[job.id] = job
         thread = threading.Thread(target=self._run, args=(job, work), daemon=True)
         thread.start()

@@ -158,7 +158,7 @@ class SealedFile(io.RawIOBase):
     def _discard(self) -> None:
         if self._cipher is not None:
             self._cipher = None
-            self._data, self._dirty = bytearray(), False
+            self._data, self._dirty, self._block = bytearray(), False, -1
             os.close(self._fd)
             self._finalizer()
 
@@ -190,6 +190,7 @@ class SealedFile(io.RawIOBase):
         return self._cipher
 
     def _load(self, index: int) -> None:
+        self._seal()  # refuses I/O once discarded
         if index == self._block:
             return
         self._store()

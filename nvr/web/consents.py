@@ -13,14 +13,20 @@ Consents:
 Exports (a release path: the enforcement point decides):
 - ``POST /api/v1/consents/{id}/export`` ``{passphrase, fulfil, age_recipient,
   age_passphrase}`` -> 202 ``{job ...}``: the consent is checked first (409 with the
-  reason when refused, 404 for an unknown id; audited ``release.refused``), then the bundle
-  is built in a thread (``nvr.sharing.jobs``); 429 when two jobs already run.
+  reason when refused, 404 for an unknown id; audited ``release.refused``), then its
+  memory is estimated from the segments' sizes (``nvr.sharing.bundle.estimate``): 413
+  "split it into shorter clips" when it exceeds ``storage.export_memory_mib``, 429 when
+  the running jobs' reservations leave too little or two jobs already run; then the
+  bundle is built in a thread (``nvr.sharing.jobs``) through sealed scratch files in
+  ``<data_dir>/scratch`` (``stream_bundle``, ``zip_stream``: ciphertext on disk under a key
+  held in memory; nvr.sharing.scratch).
 - ``GET /api/v1/exports/{job}`` status ``{state, progress {done, total}, error, ...}``;
-  ``POST /api/v1/exports/{job}/cancel``.
+  ``POST /api/v1/exports/{job}/cancel`` (a finished export's bundle is deleted).
 - ``GET /api/v1/exports/{job}/bundle.zip``: the bundle (a zip; when the export asked for
-  age encryption, the age file of that zip, named ``*.zip.age``). Itself a release path:
-  the consent is checked again (revoked or expired since: 409, audited) and the download is
-  logged ``share.bundle.download``. 409 while the job runs or when it failed.
+  age encryption, the age file of that zip, named ``*.zip.age``), streamed from the sealed
+  file as the client reads. Itself a release path: the consent is checked again (revoked
+  or expired since: 409, audited) and the download is logged ``share.bundle.download``.
+  409 while the job runs or when it failed or was cancelled.
 
 Previews (footage, not a release: needs the session's unlock, 401 when locked):
 - ``POST /api/v1/previews`` ``{camera, start, end, redactions, audio}`` -> 202 ``{job}``;
@@ -378,9 +384,10 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
         when = verified.clip.start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         top = f"porchlight-{_safe(verified.clip.camera)}-{when}"
 
+        need = 0
         if exports.budget is not None:
             try:
-                check_budget(
+                need = check_budget(
                     exports.context(), verified.clip, exports.budget, redacted=verified.redacted
                 )
             except TooLarge as exc:
@@ -444,7 +451,7 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
             "end": iso(verified.clip.end),
         }
         try:
-            job = exports.jobs.start("export", meta, work)
+            job = exports.jobs.start("export", meta, work, memory=need, budget=exports.budget)
         except Busy as exc:
             raise HTTPException(429, exc.message, headers={"Retry-After": "5"}) from None
         return JobOut(**job.status())
