@@ -18,8 +18,15 @@ resumes (docs/design/playback.md). Audio frames move with their segment's video 
 sync is what the recorder wrote), are cut to the video's span, and a frame present in two
 segments is played once (``nvr.playback.audio``).
 
+``write_clip(..., out, scratch=...)`` makes the same MP4 (byte for byte) without holding
+it: a first pass keeps only each frame's timing, a second decrypts the segments again and
+copies the packets into a muxer writing to ``scratch()`` (a seekable file the caller makes:
+exports use a sealed ``nvr.sharing.scratch.SealedFile``), and ``faststart_stream`` copies
+that to ``out`` with the moov first; memory holds the frame index, not the clip.
+
 Errors: ``NoFootage`` when nothing playable lies in the range. Synchronous and CPU-bound:
-call it from a worker thread. Nothing decrypted is written to disk.
+call it from a worker thread. Nothing decrypted is written to disk (``write_clip``: only
+to the files its caller gives it).
 """
 
 from __future__ import annotations

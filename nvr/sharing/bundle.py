@@ -28,6 +28,13 @@ checkpoint, and optionally moves the consent's request with ``RequestLog.transit
 ``zip_bundle`` and ``encrypt_bundle`` (age, to an ``age1`` key or a passphrase; the stock
 ``age`` CLI decrypts it) package the folder. Synchronous and CPU-bound: run it in a thread;
 ``progress``/``cancel`` reach the redaction engine.
+
+Memory: ``make_bundle`` holds everything as bytes. ``stream_bundle`` (what the export job
+and ``export_bundle`` use) writes the clip through ``write_clip`` into a sealed scratch
+file (nvr.sharing.scratch: ciphertext under a key held only in memory), hashing it on the
+way; ``zip_stream``, ``zip_folder`` and ``encrypt_chunks`` then package it a piece at a
+time. ``estimate``/``check_budget`` say beforehand what an export will need
+(docs/design/consent-and-export.md, "Memory").
 """
 
 from __future__ import annotations
