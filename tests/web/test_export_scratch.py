@@ -205,3 +205,30 @@ async def refused(site: Site, http: httpx.AsyncClient) -> None:
     assert "storage.export_memory_mib" in r.json()["error"]
     assert "share.release" not in [kind for kind, _, _ in site.audit()[before:]]
     assert files(scratch_of(site)) == []
+
+
+async def test_a_redacted_export_streams_its_clip_too(
+    site: Site, sharing: Sharing, http: httpx.AsyncClient, seen: list[bytes], tmp_path: Path
+) -> None:
+    owner = as_(site, "alex")
+    body = {**CONSENT, "redactions": {"faces": True, "text": "case 7"}}
+    r = await http.post("/api/v1/consents", json=body, headers=owner)
+    assert r.status_code == 201, r.text
+    consent = r.json()["id"]
+    r = await http.post(
+        f"/api/v1/consents/{consent}/export", json={"passphrase": PASSPHRASE}, headers=owner
+    )
+    assert r.status_code == 202, r.text
+    job = state(sharing, r.json()["id"])
+    assert job.state == "done", job.error
+    assert len(seen) == 1  # the redacted clip's sealed file (no mux scratch: it re-encodes)
+    r = await http.get(f"/api/v1/exports/{job.id}/bundle.zip", headers=owner)
+    (tmp_path / "bundle.zip").write_bytes(r.content)
+    out = io.StringIO()
+    assert verify_bundle.check(tmp_path / "bundle.zip", out) == [], out.getvalue()
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        clip = next(archive.read(n) for n in archive.namelist() if n.endswith("/clip.mp4"))
+        manifest = next(archive.read(n) for n in archive.namelist() if n.endswith("/manifest.json"))
+    assert b'"redacted": true' in manifest
+    ciphertext(seen[0], clip)
+    ciphertext(job.result.path.read_bytes(), r.content)
