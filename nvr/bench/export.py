@@ -10,14 +10,18 @@ One run, everything in a fresh folder inside ``directory`` (removed at the end):
    real box (``open_box``: SQLite index, owner keys at scrypt work factor 15, the audit
    log). Looping does not flatter the figure: a stream copy's cost is bytes and packets,
    not picture content, and the bytes are the source's real bit rate.
-2. Unredacted export, timed end to end: ``export_bundle`` (the enforcement point, decrypt
-   every segment, stream-copy remux with the moov first, the ``share.release`` audit entry
-   and a signed checkpoint, inclusion proofs, SHA-256 and SHA-512 of every file, the DSSE
-   signatures, the folder written) then ``zip_bundle`` written to disk. Reported as clip
-   seconds per wall second (x real time; issue 7's target is >= 50x), CPU seconds
-   (``time.process_time``: all threads of this process) and peak RSS (``VmHWM``, reset
-   through /proc/self/clear_refs before the run where the kernel allows). ``build_clip``
-   alone (decrypt + remux) is timed too, to show where the time goes.
+2. Unredacted export, timed end to end, twice. First as the dashboard's export job does
+   it: ``stream_bundle`` (the enforcement point, decrypt every segment, stream-copy remux
+   through a sealed scratch file, moov first, hashed as it is written, the
+   ``share.release`` audit entry and a signed checkpoint, inclusion proofs, the DSSE
+   signatures) then ``zip_stream`` into a sealed scratch file (the job's result). Then as
+   ``nvr share export --zip`` does it: ``export_bundle`` (the folder written) then
+   ``zip_folder`` to a file. Reported as clip seconds per wall second (x real time;
+   issue 7's target is >= 50x, on the job), CPU seconds (``time.process_time``: all
+   threads of this process) and peak RSS (``VmHWM``, reset through /proc/self/clear_refs
+   before each run where the kernel allows; the RSS at the reset is reported too, so the
+   export's own share is the difference). ``build_clip`` alone (decrypt + remux in
+   memory: what playback does) is timed last, so its memory does not count above.
 3. Redacted export: for each of ``redact_sizes`` a ``redact_seconds`` clip of footage at
    that size (a short source of its own) is consented with faces, one privacy mask and
    release text, and ``make_bundle`` is timed: frames per second of the whole redacted
@@ -55,8 +59,16 @@ from nvr.playback import build_clip
 from nvr.record.fmp4 import MOVFLAGS
 from nvr.redact import RedactionPlan
 from nvr.service.box import Box, open_box
-from nvr.sharing.bundle import ExportContext, export_bundle, make_bundle, zip_bundle
+from nvr.sharing.bundle import (
+    ExportContext,
+    export_bundle,
+    make_bundle,
+    stream_bundle,
+    zip_folder,
+    zip_stream,
+)
 from nvr.sharing.consent import ClipRef, ConsentStore, Draft
+from nvr.sharing.scratch import SealedFile
 from nvr.storage.segments import SegmentStore
 
 Progress = Callable[[str], None]
@@ -78,16 +90,20 @@ class UnredactedRun:
     segments: int
     clip_bytes: int
     zip_bytes: int
-    wall_seconds: float  # export_bundle + zip written
+    wall_seconds: float  # the export job: stream_bundle + zip_stream to a sealed file
     cpu_seconds: float
-    realtime: float  # clip seconds per wall second
-    build_clip_seconds: float  # decrypt + remux alone, timed apart
-    export_seconds: float  # export_bundle (folder written)
-    zip_seconds: float  # zip_bundle + write
-    peak_rss_bytes: int | None
+    realtime: float  # clip seconds per wall second (the export job)
+    build_clip_seconds: float  # decrypt + remux alone, in memory, timed apart
+    export_seconds: float  # stream_bundle
+    zip_seconds: float  # zip_stream to a sealed file
+    peak_rss_bytes: int | None  # the export job
     peak_reset: bool  # whether the peak was reset before the run (else it includes setup)
     target_realtime: float
     met: bool
+    start_rss_bytes: int | None = None  # RSS when the job's peak was reset
+    cli_wall_seconds: float = 0.0  # export_bundle (folder) + zip_folder to a file
+    cli_peak_rss_bytes: int | None = None
+    scratch_peak_bytes: int = 0  # most disk the job's sealed scratch files took at once
 
 
 @dataclass(frozen=True)
@@ -265,20 +281,41 @@ def run(
             consents = ConsentStore(box.sessions, box.keys, box.record, box.clock)
             ctx = _context(box, consents, store)
             clip = ClipRef("porch", start, start + timedelta(seconds=seconds))
-            say("build_clip alone (decrypt + remux)")
-            b0 = time.perf_counter()
-            built = build_clip(store, unlocked.identities, "porch", clip.start, clip.end)
-            build_seconds = time.perf_counter() - b0
-            clip_bytes = len(built.data)
-            del built
             view = consents.grant(
                 passphrase,
                 Draft(clip=clip, plan=RedactionPlan(faces=False), audio=False, recipient="bench"),
                 BENCH,
             )
-            say("unredacted export: export_bundle + zip")
+            scratch = work / "scratch"
+            say("unredacted export as the job does it: stream_bundle + zip_stream (sealed)")
             reset = _reset_peak()
+            start_rss = _status_bytes("VmRSS")
             wall0, cpu0 = time.perf_counter(), time.process_time()
+            with stream_bundle(
+                ctx,
+                view.id,
+                clip,
+                BENCH,
+                scratch=scratch,
+                identities=unlocked.identities,
+                owner_key=unlocked.signing_key,
+            ) as bundle:
+                exported = time.perf_counter()
+                scratch_peak = sum(p.stat().st_size for p in scratch.iterdir())
+                with SealedFile.create(scratch) as zipped:
+                    zip_stream(bundle.entries(), "bundle", zipped)
+                    zipped.flush()
+                    scratch_peak = max(
+                        scratch_peak, sum(p.stat().st_size for p in scratch.iterdir())
+                    )
+                    zip_bytes = zipped.size
+                clip_bytes = bundle.clip.size
+            wall = time.perf_counter() - wall0
+            cpu = time.process_time() - cpu0
+            peak = _status_bytes("VmHWM")
+            say("unredacted export as the CLI does it: export_bundle + zip_folder")
+            _reset_peak()
+            cli0 = time.perf_counter()
             out = work / "bundle"
             export_bundle(
                 ctx,
@@ -289,14 +326,15 @@ def run(
                 identities=unlocked.identities,
                 owner_key=unlocked.signing_key,
             )
-            exported = time.perf_counter()
-            zipped = zip_bundle(out)
-            (work / "bundle.zip").write_bytes(zipped)
-            wall = time.perf_counter() - wall0
-            cpu = time.process_time() - cpu0
-            zip_bytes = len(zipped)
-            del zipped
-            peak = _status_bytes("VmHWM")
+            with (work / "bundle.zip").open("w+b") as dest:
+                zip_folder(out, dest)
+            cli_wall = time.perf_counter() - cli0
+            cli_peak = _status_bytes("VmHWM")
+            say("build_clip alone (decrypt + remux, in memory)")
+            b0 = time.perf_counter()
+            built = build_clip(store, unlocked.identities, "porch", clip.start, clip.end)
+            build_seconds = time.perf_counter() - b0
+            del built
             realtime = seconds / wall
             unredacted = UnredactedRun(
                 clip_seconds=seconds,
@@ -314,6 +352,10 @@ def run(
                 peak_reset=reset,
                 target_realtime=TARGET_REALTIME,
                 met=realtime >= TARGET_REALTIME,
+                start_rss_bytes=start_rss,
+                cli_wall_seconds=round(cli_wall, 3),
+                cli_peak_rss_bytes=cli_peak,
+                scratch_peak_bytes=scratch_peak,
             )
             shutil.rmtree(out)
             (work / "bundle.zip").unlink()

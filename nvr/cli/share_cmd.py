@@ -17,7 +17,7 @@ links are made in the dashboard from a finished export (docs/design/share-links.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 import typer
 
@@ -26,10 +26,11 @@ from nvr.cli import options
 from nvr.errors import UserError
 from nvr.service.box import CLI_OWNER, Box
 from nvr.sharing import verify_bundle
-from nvr.sharing.bundle import ExportContext, encrypt_bundle, export_bundle, zip_bundle
+from nvr.sharing.bundle import ExportContext, encrypt_chunks, export_bundle, zip_folder
 from nvr.sharing.consent import ClipRef, ConsentStore, iso
 from nvr.sharing.links import LinkStore
 from nvr.sharing.requests import RequestLog, State
+from nvr.sharing.scratch import SealedFile
 
 app = typer.Typer(no_args_is_help=True, help="Consents and export bundles.")
 
@@ -121,14 +122,19 @@ def export_command(
     print(f"  clip.mp4 SHA-256 {result.clip_sha256}")
     print(f"  release audit entry {result.release_seq}")
     if zip_ or age_recipient:
-        archive = zip_bundle(out)
-        if zip_:
-            out.with_name(out.name + ".zip").write_bytes(archive)
-            print(f"  {out.name}.zip")
-        if age_recipient:
-            sealed = encrypt_bundle(archive, recipient=age_recipient)
-            out.with_name(out.name + ".zip.age").write_bytes(sealed)
-            print(f"  {out.name}.zip.age (for {age_recipient})")
+        # Written a piece at a time: the zip (the folder is plaintext already, by request)
+        # and the age file made from it; without --zip the zip is a sealed scratch file.
+        with SealedFile.create(out.parent) as archive:
+            zip_folder(out, cast(BinaryIO, archive))
+            if zip_:
+                with out.with_name(out.name + ".zip").open("wb") as dest:
+                    for piece in archive.chunks():
+                        dest.write(piece)
+                print(f"  {out.name}.zip")
+            if age_recipient:
+                with out.with_name(out.name + ".zip.age").open("wb") as dest:
+                    encrypt_chunks(archive.chunks(), dest, recipient=age_recipient)
+                print(f"  {out.name}.zip.age (for {age_recipient})")
 
 
 def _links(box: Box) -> LinkStore:

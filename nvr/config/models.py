@@ -108,6 +108,8 @@ class StorageConfig(Section):
     """Retention periods."""
     quota: str | None = None
     """Most space recordings may use: a size (`500GB`, `1.5TiB`) or a share (`90%`)."""
+    export_memory_mib: int = Field(default=512, ge=128, le=65_536)
+    """Memory one export may use, in MiB; a longer clip is refused (split it)."""
 
     @field_validator("quota", mode="before")
     @classmethod

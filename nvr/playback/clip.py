@@ -18,20 +18,28 @@ resumes (docs/design/playback.md). Audio frames move with their segment's video 
 sync is what the recorder wrote), are cut to the video's span, and a frame present in two
 segments is played once (``nvr.playback.audio``).
 
+``write_clip(..., out, scratch=...)`` makes the same MP4 (byte for byte) without holding
+it: a first pass keeps only each frame's timing, a second decrypts the segments again and
+copies the packets into a muxer writing to ``scratch()`` (a seekable file the caller makes:
+exports use a sealed ``nvr.sharing.scratch.SealedFile``), and ``faststart_stream`` copies
+that to ``out`` with the moov first; memory holds the frame index, not the clip.
+
 Errors: ``NoFootage`` when nothing playable lies in the range. Synchronous and CPU-bound:
-call it from a worker thread. Nothing decrypted is written to disk.
+call it from a worker thread. Nothing decrypted is written to disk (``write_clip``: only
+to the files its caller gives it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 from av.container import InputContainer
@@ -40,7 +48,7 @@ from nvr.crypto import Identity
 from nvr.errors import UserError
 from nvr.playback import audio as sound
 from nvr.playback.audio import Sample
-from nvr.playback.faststart import faststart
+from nvr.playback.faststart import faststart, faststart_stream
 from nvr.storage.segments import SegmentRecord, SegmentStore
 
 log = logging.getLogger(__name__)
@@ -86,7 +94,8 @@ class Clip:
 
 @dataclass
 class _Frame:
-    packet: av.Packet[Any]
+    packet: av.Packet[Any] | None  # None when planning a clip written to a file
+    index: int  # its place among the segment's kept video packets (to find it again)
     wall: Fraction  # presentation time, seconds since the first segment's start
     dts: Fraction  # decode time, same scale
     duration: Fraction
@@ -110,11 +119,41 @@ def _audio_signature(container: InputContainer) -> tuple[object, ...] | None:
     return (ctx.name, ctx.sample_rate, ctx.channels, bytes(ctx.extradata or b""))
 
 
+def _walk(
+    container: InputContainer, record: SegmentRecord, track: Any | None
+) -> Iterator[av.Packet[Any]]:
+    """The segment's usable packets (video, and ``track``'s) in file order, stopping
+    before a torn packet or where a salvaged segment ends."""
+    stream = container.streams.video[0]
+    try:
+        for packet in container.demux(*(s for s in (stream, track) if s is not None)):
+            if packet.is_corrupt:  # torn by a crash (salvaged segment): stop before it
+                log.warning("segment %s: torn packet at pts %s, stopping", record.id, packet.pts)
+                return
+            if packet.pts is None or packet.dts is None or packet.size == 0:
+                continue
+            yield packet
+    except av.error.FFmpegError as exc:
+        # A salvaged (truncated) segment may end inside a fragment: keep what came before.
+        log.warning("segment %s: demux stopped early: %s", record.id, exc)
+
+
+def _video(container: InputContainer, record: SegmentRecord) -> Iterator[av.Packet[Any]]:
+    """The segment's video packets from its first keyframe on (``_Frame.index`` counts
+    these)."""
+    started = False
+    for packet in _walk(container, record, None):
+        started = started or packet.is_keyframe
+        if started:
+            yield packet
+
+
 def _demux(
-    container: InputContainer, record: SegmentRecord, offset: Fraction, audio: bool
+    container: InputContainer, record: SegmentRecord, offset: Fraction, audio: bool, keep: bool
 ) -> tuple[list[_Frame], list[Sample]]:
     """The segment's video frames in decode order, from its first keyframe on, and (if
-    ``audio`` and it has an audio track) its audio frames."""
+    ``audio`` and it has an audio track) its audio frames. ``keep``: the frames hold their
+    packets (else only their timing: the packets are fetched again when muxing)."""
     stream = container.streams.video[0]
     tb = stream.time_base
     if tb is None:
@@ -125,33 +164,27 @@ def _demux(
     frames: list[_Frame] = []
     heard: list[av.Packet[Any]] = []
     first: int | None = None
-    try:
-        for packet in container.demux(*(s for s in (stream, track) if s is not None)):
-            if packet.is_corrupt:  # torn by a crash (salvaged segment): stop before it
-                log.warning("segment %s: torn packet at pts %s, stopping", record.id, packet.pts)
-                break
-            if packet.pts is None or packet.dts is None or packet.size == 0:
-                continue
-            if track is not None and packet.stream.index == track.index:
-                heard.append(packet)
-                continue
-            if first is None:
-                first = packet.pts
-            if not frames and not packet.is_keyframe:
-                continue  # undecodable without the frames before it
-            frames.append(
-                _Frame(
-                    packet,
-                    offset + (packet.pts - first) * tb,
-                    offset + (packet.dts - first) * tb,
-                    packet.duration * tb if packet.duration else Fraction(0),
-                    packet.is_keyframe,
-                    record.id,
-                )
+    for packet in _walk(container, record, track):
+        if track is not None and packet.stream.index == track.index:
+            heard.append(packet)
+            continue
+        assert packet.pts is not None
+        assert packet.dts is not None
+        if first is None:
+            first = packet.pts
+        if not frames and not packet.is_keyframe:
+            continue  # undecodable without the frames before it
+        frames.append(
+            _Frame(
+                packet if keep else None,
+                len(frames),
+                offset + (packet.pts - first) * tb,
+                offset + (packet.dts - first) * tb,
+                packet.duration * tb if packet.duration else Fraction(0),
+                packet.is_keyframe,
+                record.id,
             )
-    except av.error.FFmpegError as exc:
-        # A salvaged (truncated) segment may end inside a fragment: keep what came before.
-        log.warning("segment %s: demux stopped early: %s", record.id, exc)
+        )
     for this, after in itertools.pairwise(frames):
         if not this.duration:
             this.duration = after.wall - this.wall if after.wall > this.wall else fallback
@@ -190,6 +223,7 @@ def _mux(
         last_dts: int | None = None
         for frame in frames:
             packet = frame.packet
+            assert packet is not None
             pts = round((frame.wall - origin) / tb)
             dts = round((frame.dts - origin) / tb)
             if last_dts is not None and dts <= last_dts:
@@ -223,6 +257,83 @@ def _mux(
     return faststart(out_buffer.getvalue())
 
 
+def _mux_file(
+    store: SegmentStore,
+    identities: Sequence[Identity],
+    sink: io.RawIOBase,
+    records: dict[int, SegmentRecord],
+    video: InputContainer,
+    frames: Sequence[_Frame],
+    audio: InputContainer | None,
+    samples: Sequence[Sample],
+) -> None:
+    """``_mux`` for frames planned without their packets, into the seekable ``sink``: each
+    segment is decrypted again and its packets are copied as they come, so only one
+    segment's worth of demuxer state is in memory at a time."""
+    origin = frames[0].wall
+    with av.open(sink, "w", format="mp4") as output:
+        stream = output.add_stream_from_template(video.streams.video[0])
+        tb = video.streams.video[0].time_base
+        assert tb is not None
+        stream.time_base = tb
+        track = None
+        atb = Fraction(1)
+        heard: list[tuple[Fraction, av.Packet[Any]]] = []  # (decode time, packet)
+        if audio is not None and samples:
+            track = output.add_stream_from_template(audio.streams.audio[0])
+            atb_ = audio.streams.audio[0].time_base
+            assert atb_ is not None
+            atb = Fraction(atb_)
+            track.time_base = atb_
+            last: int | None = None
+            for sample in samples:
+                packet = sample.packet
+                dts = round((sample.wall - origin) / atb)
+                if last is not None and dts <= last:
+                    dts = last + 1
+                packet.pts = packet.dts = dts
+                packet.duration = max(1, round(sample.duration / atb))
+                packet.time_base = atb_
+                packet.stream = track
+                heard.append((dts * atb, packet))
+                last = dts
+        pending = iter(heard)
+        next_audio = next(pending, None)
+        last_dts: int | None = None
+        by_segment: dict[int, list[_Frame]] = {}
+        for frame in frames:
+            by_segment.setdefault(frame.segment, []).append(frame)
+        for segment, wanted in by_segment.items():
+            at = {frame.index: frame for frame in wanted}
+            top = wanted[-1].index
+            with (
+                store.open_plaintext(records[segment], identities) as plain,
+                av.open(plain, "r", format="mp4", options=_NO_DECODE) as source,
+            ):
+                for index, packet in enumerate(_video(source, records[segment])):
+                    if index > top:
+                        break
+                    if index not in at:
+                        continue
+                    frame = at[index]
+                    pts = round((frame.wall - origin) / tb)
+                    dts = round((frame.dts - origin) / tb)
+                    if last_dts is not None and dts <= last_dts:
+                        dts = last_dts + 1
+                    packet.pts, packet.dts = max(pts, dts), dts
+                    packet.duration = max(1, round(frame.duration / tb))
+                    packet.time_base = tb
+                    packet.stream = stream
+                    last_dts = dts
+                    while next_audio is not None and next_audio[0] < dts * tb:
+                        output.mux(next_audio[1])
+                        next_audio = next(pending, None)
+                    output.mux(packet)
+        while next_audio is not None:
+            output.mux(next_audio[1])
+            next_audio = next(pending, None)
+
+
 def build_clip(
     store: SegmentStore,
     identities: Sequence[Identity],
@@ -234,6 +345,75 @@ def build_clip(
     max_gap: timedelta = MAX_GAP,
 ) -> Clip:
     """One MP4 of ``camera`` over ``[start, end)``; see the module docstring."""
+
+    def emit(
+        video: InputContainer,
+        kept: list[_Frame],
+        track: InputContainer | None,
+        samples: list[Sample],
+        _: dict[int, SegmentRecord],
+    ) -> bytes:
+        return _mux(video, kept, track, samples)
+
+    data, info = _assemble(store, identities, camera, start, end, audio, max_gap, True, emit)
+    return dataclasses.replace(info, data=data)
+
+
+def write_clip(
+    store: SegmentStore,
+    identities: Sequence[Identity],
+    camera: str,
+    start: datetime,
+    end: datetime,
+    out: BinaryIO,
+    *,
+    scratch: Callable[[], io.RawIOBase],
+    audio: bool = True,
+    max_gap: timedelta = MAX_GAP,
+) -> Clip:
+    """``build_clip`` written to ``out`` (moov first) instead of returned: the returned
+    ``Clip.data`` is empty. Memory is bounded by one segment's packets at a time, not the
+    clip: a first pass keeps only each frame's timing, the muxer writes to ``scratch()``
+    (a seekable file: the caller makes it a ``nvr.sharing.scratch.SealedFile`` so nothing
+    plaintext reaches the disk), and a second pass decrypts the segments again to copy the
+    packets; ``faststart_stream`` then copies it to ``out`` with the moov first."""
+
+    def emit(
+        video: InputContainer,
+        kept: list[_Frame],
+        track: InputContainer | None,
+        samples: list[Sample],
+        records: dict[int, SegmentRecord],
+    ) -> bytes:
+        with scratch() as muxed:
+            _mux_file(store, identities, muxed, records, video, kept, track, samples)
+            faststart_stream(muxed, muxed.seek(0, 2), out.write)
+        return b""
+
+    _, info = _assemble(store, identities, camera, start, end, audio, max_gap, False, emit)
+    return info
+
+
+def _assemble(
+    store: SegmentStore,
+    identities: Sequence[Identity],
+    camera: str,
+    start: datetime,
+    end: datetime,
+    audio: bool,
+    max_gap: timedelta,
+    keep: bool,
+    emit: Callable[
+        [
+            InputContainer,
+            list[_Frame],
+            InputContainer | None,
+            list[Sample],
+            dict[int, SegmentRecord],
+        ],
+        bytes,
+    ],
+) -> tuple[bytes, Clip]:
     if start >= end:
         raise ValueError("start must be before end")
     records = store.find(camera, start, end)
@@ -256,7 +436,7 @@ def build_clip(
                     container.close()
                     continue
                 offset = _seconds(record.start - epoch)
-                frames, samples = _demux(container, record, offset, audio)
+                frames, samples = _demux(container, record, offset, audio, keep)
             if not frames:
                 container.close()
                 continue
@@ -320,7 +500,7 @@ def build_clip(
             omitted = sound.NONE_IN_RANGE
         track = opened[voiced[0]] if samples else None
         codec = track.streams.audio[0].codec_context.name if track is not None else None
-        data = _mux(opened[first.segment], kept, track, samples)
+        data = emit(opened[first.segment], kept, track, samples, {r.id: r for r in records})
     finally:
         for container in opened.values():
             container.close()
@@ -334,8 +514,8 @@ def build_clip(
         stop = Gap(clip_end, resume, gap[2])
     elif clip_end < end - max_gap:
         stop = Gap(clip_end, None, "end-of-footage")
-    return Clip(
-        data=data,
+    return data, Clip(
+        data=b"",
         content_type="video/mp4",
         camera=camera,
         start=clip_start,

@@ -13,7 +13,8 @@ name, which an in-memory output (plaintext must never touch disk) does not have.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 # Containers on the way from moov down to the chunk offset tables.
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta"}
@@ -86,3 +87,72 @@ def faststart(data: bytes) -> bytes:
     ]
     parts.insert(1 if kinds[0] == b"ftyp" else 0, moov)
     return b"".join(parts)
+
+
+class Source(Protocol):
+    """A seekable readable file (a ``BinaryIO`` or a raw one)."""
+
+    def read(self, size: int = -1, /) -> bytes | None: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+
+def _box_headers(src: Source, size: int) -> list[tuple[bytes, int, int]]:
+    """(type, offset, size) of each top-level box of the seekable ``src``."""
+    boxes: list[tuple[bytes, int, int]] = []
+    pos = 0
+    while pos + 8 <= size:
+        src.seek(pos)
+        head = src.read(16) or b""
+        length, kind = struct.unpack_from(">I4s", head, 0)
+        header = 8
+        if length == 1:
+            if len(head) < 16:
+                raise Mp4Error("truncated 64-bit box header")
+            (length,) = struct.unpack_from(">Q", head, 8)
+            header = 16
+        elif length == 0:
+            length = size - pos
+        if length < header or pos + length > size:
+            raise Mp4Error(f"box {kind!r} at {pos} has a bad size {length}")
+        boxes.append((kind, pos, length))
+        pos += length
+    if pos != size:
+        raise Mp4Error("trailing bytes after the last box")
+    return boxes
+
+
+def faststart_stream(
+    src: Source, size: int, write: Callable[[bytes], object], chunk: int = 1 << 20
+) -> None:
+    """``faststart`` for a clip in a seekable file: the result goes to ``write`` piece by
+    piece, so memory holds ``moov`` (the index: tens of bytes per frame) and one ``chunk``,
+    never the clip."""
+    boxes = _box_headers(src, size)
+    kinds = [kind for kind, *_ in boxes]
+    if b"moov" not in kinds or b"mdat" not in kinds:
+        raise Mp4Error("not a complete MP4 (no moov or no mdat)")
+    moov_index = kinds.index(b"moov")
+    order = list(range(len(boxes)))
+    moov = b""
+    if moov_index > kinds.index(b"mdat"):
+        _, moov_pos, moov_size = boxes[moov_index]
+        src.seek(moov_pos)
+        moov_buf = bytearray(src.read(moov_size) or b"")
+        _shift_offsets(moov_buf, 0, len(moov_buf), moov_size)
+        moov = bytes(moov_buf)
+        order.remove(moov_index)
+        order.insert(1 if kinds[0] == b"ftyp" else 0, moov_index)
+    for i in order:
+        _, pos, length = boxes[i]
+        if i == moov_index and moov:
+            write(moov)
+            continue
+        src.seek(pos)
+        left = length
+        while left:
+            piece = src.read(min(chunk, left))
+            if not piece:
+                raise Mp4Error("the clip file ended early")
+            write(piece)
+            left -= len(piece)

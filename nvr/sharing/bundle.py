@@ -28,6 +28,13 @@ checkpoint, and optionally moves the consent's request with ``RequestLog.transit
 ``zip_bundle`` and ``encrypt_bundle`` (age, to an ``age1`` key or a passphrase; the stock
 ``age`` CLI decrypts it) package the folder. Synchronous and CPU-bound: run it in a thread;
 ``progress``/``cancel`` reach the redaction engine.
+
+Memory: ``make_bundle`` holds everything as bytes. ``stream_bundle`` (what the export job
+and ``export_bundle`` use) writes the clip through ``write_clip`` into a sealed scratch
+file (nvr.sharing.scratch: ciphertext under a key held only in memory), hashing it on the
+way; ``zip_stream``, ``zip_folder`` and ``encrypt_chunks`` then package it a piece at a
+time. ``estimate``/``check_budget`` say beforehand what an export will need
+(docs/design/consent-and-export.md, "Memory").
 """
 
 from __future__ import annotations
@@ -43,11 +50,11 @@ import shutil
 import threading
 import uuid
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -63,10 +70,12 @@ from nvr.crypto import Identity, Recipient, ScryptRecipient, encrypt_stream, par
 from nvr.db.models import AuditEntry
 from nvr.errors import UserError
 from nvr.playback import build_clip
+from nvr.playback.clip import Clip, write_clip
 from nvr.sharing import verify_bundle as verifier
 from nvr.sharing.consent import ClipRef, ConsentStore, iso, public_raw
 from nvr.sharing.release import VerifiedConsent, authorize_release
 from nvr.sharing.requests import RequestLog, State
+from nvr.sharing.scratch import SealedFile
 from nvr.storage.segments import SegmentStore
 
 Progress = Callable[[int, int], None]
@@ -207,28 +216,33 @@ def export_bundle(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> BundleResult:
-    """Build the bundle folder ``out`` (``make_bundle``, then written: a temporary folder
-    renamed into place)."""
+    """Build the bundle folder ``out`` (``stream_bundle``, then written: a temporary
+    folder renamed into place; the clip copied from its sealed scratch file, which is made
+    beside ``out``, a piece at a time)."""
     if out.exists():
         raise BundleError(f"{out} exists; give a new folder")
-    bundle = make_bundle(
+    bundle = stream_bundle(
         ctx,
         consent_id,
         clip,
         actor,
+        scratch=out.parent,
         identities=identities,
         owner_key=owner_key,
         fulfil=fulfil,
         progress=progress,
         cancel=cancel,
     )
-    tmp = out.with_name(f".{out.name}.partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True, mode=0o700)
-    for name, content in bundle.files.items():
-        (tmp / name).write_bytes(content)
-    tmp.rename(out)
+    with bundle:
+        tmp = out.with_name(f".{out.name}.partial")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True, mode=0o700)
+        for name, _, chunks in bundle.entries():
+            with (tmp / name).open("wb") as dest:
+                for piece in chunks():
+                    dest.write(piece)
+        tmp.rename(out)
     return dataclasses.replace(bundle.result, path=out)
 
 
@@ -252,7 +266,149 @@ def make_bundle(
 ) -> Bundle:
     """The bundle's files, in memory; see the module docstring. ``identities`` open the
     segments; ``owner_key`` (the passphrase) signs the manifest. ``fulfil``: move the
-    consent's request to fulfilled / partially fulfilled."""
+    consent's request to fulfilled / partially fulfilled. Memory grows with the clip:
+    exports of any length go through ``stream_bundle``."""
+    files, _, result = _build(
+        ctx, consent_id, clip, actor, identities, owner_key, fulfil, progress, cancel, None
+    )
+    return Bundle(files, result)
+
+
+Chunks = Callable[[], Iterator[bytes]]
+
+
+@dataclass
+class StreamedBundle:
+    """A bundle whose ``clip.mp4`` is in a sealed scratch file (``clip``); ``files`` has
+    the others. ``close`` deletes the scratch file."""
+
+    files: dict[str, bytes]
+    clip: SealedFile
+    result: BundleResult
+
+    def entries(self) -> list[tuple[str, int, Chunks]]:
+        """(name, size, chunks) of every file, for ``zip_stream``."""
+        out = [(name, len(data), _once(data)) for name, data in self.files.items()]
+        out.append(("clip.mp4", self.clip.size, self.clip.chunks))
+        return out
+
+    def close(self) -> None:
+        self.clip.close()
+
+    def __enter__(self) -> StreamedBundle:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _once(data: bytes) -> Chunks:
+    return lambda: iter((data,))
+
+
+def stream_bundle(
+    ctx: ExportContext,
+    consent_id: str,
+    clip: ClipRef,
+    actor: Actor,
+    *,
+    scratch: Path,
+    identities: Sequence[Identity],
+    owner_key: Ed25519PrivateKey,
+    fulfil: State | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> StreamedBundle:
+    """``make_bundle`` with the clip written to a ``SealedFile`` in ``scratch`` (ciphertext
+    under a key held only in memory) and hashed as it is written, so memory does not grow
+    with an unredacted clip (a redaction still holds the clip it redacts: ``estimate``).
+    On any error (or cancel) the scratch files are deleted before it raises."""
+    files, sealed, result = _build(
+        ctx, consent_id, clip, actor, identities, owner_key, fulfil, progress, cancel, scratch
+    )
+    assert sealed is not None
+    return StreamedBundle(files, sealed, result)
+
+
+class TooLarge(BundleError):
+    """The export would not fit the memory budget: split it into shorter clips."""
+
+
+# What an export adds to the service's memory (nvr bench export measures it, peak RSS
+# against the RSS at the start; docs/performance.md "Export"). Unredacted: demuxer and
+# muxer state, zip and hash buffers, whatever the clip's length (measured: 1-10 MB for 1
+# to 30 minutes), plus the clip's index (the timing of every frame and the moov), a small
+# share of the footage (counted generously: 1/64).
+STREAM_BASE = 64 * 2**20
+INDEX_SHARE = 64
+# Redacted: OpenCV, the face detector and an H.264 encoder at the clip's size (measured:
+# about 350 MB over the bench's baseline for 1080p), and the redaction holds the clip it
+# redacts, the clip it makes (about the same size) and a copy of that as it puts the moov
+# first: three times the footage. Decoded frames are not kept (two passes, frame by frame).
+REDACT_BASE = 384 * 2**20
+REDACT_FACTOR = 3
+
+
+def estimate(ctx: ExportContext, clip: ClipRef, redacted: bool) -> int:
+    """Bytes of memory an export of ``clip`` is expected to add at its peak, from the
+    sizes of the segments it reads (their ciphertext: within 0.1 % of the footage)."""
+    footage = sum(r.size or 0 for r in ctx.store.find(clip.camera, clip.start, clip.end))
+    if redacted:
+        return REDACT_BASE + REDACT_FACTOR * footage
+    return STREAM_BASE + footage // INDEX_SHARE
+
+
+def check_budget(ctx: ExportContext, clip: ClipRef, budget: int, *, redacted: bool) -> int:
+    """``estimate``, or ``TooLarge`` when it exceeds ``budget`` bytes."""
+    need = estimate(ctx, clip, redacted)
+    if need > budget:
+        raise TooLarge(
+            f"this export would need about {need // 2**20} MiB of memory and the export "
+            f"budget (storage.export_memory_mib) is {budget // 2**20} MiB: split it into "
+            "shorter clips"
+        )
+    return need
+
+
+class _Hashing:
+    """Writes through to a file while taking the size, SHA-256 and SHA-512."""
+
+    def __init__(self, out: io.RawIOBase | None) -> None:
+        self._out = out
+        self._sha256 = hashlib.sha256()
+        self._sha512 = hashlib.sha512()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._sha256.update(data)
+        self._sha512.update(data)
+        self.size += len(data)
+        if self._out is not None:
+            self._out.write(data)
+        return len(data)
+
+    def digests(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "sha256": self._sha256.hexdigest(),
+            "sha512": self._sha512.hexdigest(),
+        }
+
+
+def _build(
+    ctx: ExportContext,
+    consent_id: str,
+    clip: ClipRef,
+    actor: Actor,
+    identities: Sequence[Identity],
+    owner_key: Ed25519PrivateKey,
+    fulfil: State | None,
+    progress: Progress | None,
+    cancel: threading.Event | None,
+    scratch: Path | None,
+) -> tuple[dict[str, bytes], SealedFile | None, BundleResult]:
+    """The bundle: the small files as bytes, and the clip among them (``scratch`` None)
+    or in a sealed scratch file made in ``scratch``."""
     consent = authorize_release(
         ctx.consents, consent_id, clip, "export", actor, ctx.record, ctx.clock
     )
@@ -260,60 +416,98 @@ def make_bundle(
         raise BundleError("the owner key given is not the pinned owner key")
     if fulfil is not None and fulfil not in (State.FULFILLED, State.PARTIALLY_FULFILLED):
         raise BundleError("a release can only move a request to fulfilled or partially fulfilled")
-    built = build_clip(
-        ctx.store,
-        identities,
-        consent.clip.camera,
-        consent.clip.start,
-        consent.clip.end,
-        audio=consent.audio,
-    )
-    report: dict[str, Any] | None = None
-    if consent.redacted:
-        from nvr.redact import redact  # OpenCV: loaded only for a redacted export
-
-        redacted = redact(
-            built.data, consent.plan, start=built.start, progress=progress, cancel=cancel
-        )
-        data = redacted.data
-        summary = redacted.report.as_record()
-        report = {
-            k: summary[k]
-            for k in ("frames", "width", "height", "frames_with_faces", "frames_tracked_only")
+    sealed = None if scratch is None else SealedFile.create(scratch)
+    try:
+        hashed = _Hashing(sealed)
+        built, data, report = _clip(ctx, consent, identities, progress, cancel, scratch, hashed)
+        if sealed is not None:
+            for at in range(0, len(data), 1 << 20):  # a redacted clip, made in memory
+                hashed.write(data[at : at + (1 << 20)])
+            data = b""
+            sealed.flush()
+        else:
+            hashed.write(data)
+        consent_seq = _consent_entry(ctx, consent.id)
+        seq = _release_entry(ctx, consent, actor)
+        ctx.audit.checkpoint()
+        bundle_id = str(uuid.uuid4())
+        files: dict[str, bytes] = {
+            "public-keys.json": _keys_file(ctx, owner_key),
+            "audit-entry.json": ctx.audit.entry(seq),
+            "audit.tlog-proof": ctx.audit.inclusion_proof(seq).encode(),
+            "audit-consent-entry.json": ctx.audit.entry(consent_seq),
+            "audit-consent.tlog-proof": ctx.audit.inclusion_proof(consent_seq).encode(),
+            "VERIFY.txt": VERIFY_TXT.encode(),
+            "verify_bundle.py": VERIFIER_SOURCE.read_bytes(),
         }
-        report["audio"] = summary["audio"]
-    else:
-        data = built.data
-    consent_seq = _consent_entry(ctx, consent.id)
-    seq = _release_entry(ctx, consent, actor)
-    ctx.audit.checkpoint()
-    bundle_id = str(uuid.uuid4())
-    files: dict[str, bytes] = {
-        "clip.mp4": data,
-        "public-keys.json": _keys_file(ctx, owner_key),
-        "audit-entry.json": ctx.audit.entry(seq),
-        "audit.tlog-proof": ctx.audit.inclusion_proof(seq).encode(),
-        "audit-consent-entry.json": ctx.audit.entry(consent_seq),
-        "audit-consent.tlog-proof": ctx.audit.inclusion_proof(consent_seq).encode(),
-        "VERIFY.txt": VERIFY_TXT.encode(),
-        "verify_bundle.py": VERIFIER_SOURCE.read_bytes(),
-    }
-    manifest = _manifest(ctx, consent, built, files, bundle_id, seq, owner_key, report)
-    manifest["audit"]["consent_seq"] = consent_seq
-    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
-    files["manifest.json"] = manifest_bytes
-    files["manifest.dsse.json"] = dsse_envelope(manifest_bytes, [owner_key, ctx.device_key])
-    if fulfil is not None and consent.request is not None and ctx.requests is not None:
-        current = ctx.requests.get(consent.request).state
-        if current is State.RECEIVED:
-            ctx.requests.transition(consent.request, State.UNDER_REVIEW, "clip consented", actor)
-        ctx.requests.transition(
-            consent.request, fulfil, f"released under consent {consent.id}", actor
-        )
+        digests = {name: _digests(content) for name, content in files.items()}
+        digests["clip.mp4"] = hashed.digests()
+        if sealed is None:
+            files = {"clip.mp4": data, **files}
+        manifest = _manifest(ctx, consent, built, digests, bundle_id, seq, owner_key, report)
+        manifest["audit"]["consent_seq"] = consent_seq
+        manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
+        files["manifest.json"] = manifest_bytes
+        files["manifest.dsse.json"] = dsse_envelope(manifest_bytes, [owner_key, ctx.device_key])
+        if fulfil is not None and consent.request is not None and ctx.requests is not None:
+            current = ctx.requests.get(consent.request).state
+            if current is State.RECEIVED:
+                ctx.requests.transition(
+                    consent.request, State.UNDER_REVIEW, "clip consented", actor
+                )
+            ctx.requests.transition(
+                consent.request, fulfil, f"released under consent {consent.id}", actor
+            )
+    except BaseException:
+        if sealed is not None:
+            sealed.close()
+        raise
     result = BundleResult(
-        None, bundle_id, consent.id, seq, hashlib.sha256(data).hexdigest(), consent.redacted
+        None, bundle_id, consent.id, seq, digests["clip.mp4"]["sha256"], consent.redacted
     )
-    return Bundle(files, result)
+    return files, sealed, result
+
+
+def _clip(
+    ctx: ExportContext,
+    consent: VerifiedConsent,
+    identities: Sequence[Identity],
+    progress: Progress | None,
+    cancel: threading.Event | None,
+    scratch: Path | None,
+    hashed: _Hashing,
+) -> tuple[Clip, bytes, dict[str, Any] | None]:
+    """(the clip's description, its bytes unless already written through ``hashed``,
+    the redaction report)."""
+    clip = consent.clip
+    if scratch is not None and not consent.redacted:
+        where = scratch
+        built = write_clip(
+            ctx.store,
+            identities,
+            clip.camera,
+            clip.start,
+            clip.end,
+            cast(BinaryIO, hashed),
+            scratch=lambda: SealedFile.create(where),
+            audio=consent.audio,
+        )
+        return built, b"", None
+    built = build_clip(
+        ctx.store, identities, clip.camera, clip.start, clip.end, audio=consent.audio
+    )
+    if not consent.redacted:
+        return built, built.data, None
+    from nvr.redact import redact  # OpenCV: loaded only for a redacted export
+
+    redacted = redact(built.data, consent.plan, start=built.start, progress=progress, cancel=cancel)
+    summary = redacted.report.as_record()
+    report = {
+        k: summary[k]
+        for k in ("frames", "width", "height", "frames_with_faces", "frames_tracked_only")
+    }
+    report["audio"] = summary["audio"]
+    return dataclasses.replace(built, data=b""), redacted.data, report
 
 
 def _consent_entry(ctx: ExportContext, consent_id: str) -> int:
@@ -369,8 +563,8 @@ def _keys_file(ctx: ExportContext, owner_key: Ed25519PrivateKey) -> bytes:
 def _manifest(
     ctx: ExportContext,
     consent: VerifiedConsent,
-    built: Any,
-    files: dict[str, bytes],
+    built: Clip,
+    digests: dict[str, dict[str, Any]],
     bundle_id: str,
     seq: int,
     owner_key: Ed25519PrivateKey,
@@ -427,7 +621,7 @@ def _manifest(
         "redacted": consent.redacted,
         "redaction_report": report,
         "audio": consent.audio and built.audio is not None,
-        "files": {name: _digests(content) for name, content in sorted(files.items())},
+        "files": dict(sorted(digests.items())),
         "source_segments": sources,
         "audit": {"release_seq": seq, "origin": ctx.audit.origin},
         "keys": {
@@ -442,22 +636,70 @@ def zip_bundle(folder: Path) -> bytes:
     return zip_files({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}, folder.name)
 
 
+def zip_folder(folder: Path, out: BinaryIO) -> None:
+    """``zip_bundle`` written to the seekable ``out`` one piece of a file at a time."""
+
+    def chunks(path: Path) -> Chunks:
+        def read() -> Iterator[bytes]:
+            with path.open("rb") as src:
+                while piece := src.read(1 << 20):
+                    yield piece
+
+        return read
+
+    files = [p for p in folder.iterdir() if p.is_file()]
+    zip_stream([(p.name, p.stat().st_size, chunks(p)) for p in files], folder.name, out)
+
+
 def zip_files(files: dict[str, bytes], top: str) -> bytes:
     """Files as a zip under the folder ``top`` (stored, not compressed: MP4 does not shrink;
     a fixed date, so the same files make the same zip)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         for name in sorted(files):
-            info = zipfile.ZipInfo(f"{top}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
+            archive.writestr(_zip_info(top, name), files[name])
     return out.getvalue()
+
+
+def zip_stream(
+    entries: Iterable[tuple[str, int, Chunks]], top: str, out: BinaryIO | io.RawIOBase
+) -> None:
+    """``zip_files`` for (name, size, chunks) entries, written to the seekable ``out`` as
+    the chunks come (``zipfile`` goes back to put each file's CRC in its header): the same
+    zip, byte for byte, without holding any file whole."""
+    with zipfile.ZipFile(cast(BinaryIO, out), "w", zipfile.ZIP_STORED) as archive:
+        for name, size, chunks in sorted(entries, key=lambda entry: entry[0]):
+            info = _zip_info(top, name)
+            info.file_size = size
+            with archive.open(info, "w") as dest:
+                for piece in chunks():
+                    dest.write(piece)
+
+
+def _zip_info(top: str, name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(f"{top}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def encrypt_bundle(
     data: bytes, *, recipient: str | None = None, passphrase: bytes | None = None, log_n: int = 18
 ) -> bytes:
     """``data`` (a zip) as an age file to an ``age1`` key or a passphrase (exactly one)."""
+    out = io.BytesIO()
+    encrypt_chunks(iter((data,)), out, recipient=recipient, passphrase=passphrase, log_n=log_n)
+    return out.getvalue()
+
+
+def encrypt_chunks(
+    chunks: Iterable[bytes],
+    out: BinaryIO,
+    *,
+    recipient: str | None = None,
+    passphrase: bytes | None = None,
+    log_n: int = 18,
+) -> None:
+    """``encrypt_bundle`` of the concatenated ``chunks``, written to ``out`` as they come."""
     if (recipient is None) == (passphrase is None):
         raise BundleError("encrypt to a recipient key or a passphrase, not both or neither")
     target: Recipient
@@ -466,7 +708,6 @@ def encrypt_bundle(
     else:
         assert passphrase is not None
         target = ScryptRecipient(passphrase, log_n)
-    out = io.BytesIO()
     with encrypt_stream(out, [target]) as writer:
-        writer.write(data)
-    return out.getvalue()
+        for piece in chunks:
+            writer.write(piece)

@@ -1,11 +1,11 @@
 """Share links: one export bundle for whoever holds an unguessable URL, for a few days and a
 few downloads (SHARING.md "Share links"; docs/design/share-links.md).
 
-A link is made from a finished export (the bundle's bytes, its consent and clip). Making it
-is a release decision: ``create`` asks the enforcement point
-(``authorize_release(..., "link")``), and the landing page (``"link page"``) and every
-download (``"link download"``) ask it again, so a consent revoked or expired since stops
-the link.
+A link is made from a finished export (the bundle, read a piece at a time and encrypted
+as it comes, its consent and clip). Making it is a release decision: ``create`` asks the
+enforcement point (``authorize_release(..., "link")``), and the landing page
+(``"link page"``) and every download (``"link download"``) ask it again, so a consent
+revoked or expired since stops the link.
 
 The token (``secrets.token_urlsafe(32)``: 256 bits, 43 URL-safe characters) is shown
 once, in the URL ``/s/<token>``. The box keeps only ``SHA-256(token)`` (to find the link)
@@ -46,7 +46,7 @@ import json
 import os
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -277,7 +277,7 @@ class LinkStore:
     # -- the owner ---------------------------------------------------------------------------
     def create(
         self,
-        bundle: bytes,
+        bundle: bytes | Callable[[], Iterable[bytes]],
         source: LinkSource,
         *,
         days: int = DEFAULT_DAYS,
@@ -298,8 +298,8 @@ class LinkStore:
         link_id = str(uuid.uuid4())
         token = new_token()
         path = self.path(link_id)
-        self._store(path, bundle, link_identity(token, link_id))
-        digest = hashlib.sha256(bundle).hexdigest()
+        chunks = bundle if isinstance(bundle, bytes) else bundle()
+        size, digest = self._store(path, chunks, link_identity(token, link_id))
         try:
             with self._sessions.begin() as session:
                 session.add(
@@ -313,7 +313,7 @@ class LinkStore:
                         end=verified.clip.end,
                         bundle=source.bundle,
                         file=source.file,
-                        size=len(bundle),
+                        size=size,
                         sha256=digest,
                         created_at=now,
                         created_by=actor.user,
@@ -333,7 +333,7 @@ class LinkStore:
                 "request": verified.request,
                 "bundle": source.bundle,
                 "file": source.file,
-                "size": len(bundle),
+                "size": size,
                 "sha256": digest,
                 "expires_at": iso(expires),
                 "max_downloads": downloads,
@@ -343,22 +343,33 @@ class LinkStore:
         )
         return Created(self.get(link_id), token)
 
-    def _store(self, path: Path, data: bytes, identity: X25519Identity) -> None:
-        """``data`` as an age file to ``identity`` at ``path`` (0600; temp file, fsync,
-        rename)."""
+    def _store(
+        self, path: Path, chunks: bytes | Iterable[bytes], identity: X25519Identity
+    ) -> tuple[int, str]:
+        """The bundle (bytes, or its ``chunks``) as an age file to ``identity`` at ``path``
+        (0600; temp file, fsync, rename), encrypted as it comes; (size, SHA-256) of the
+        plaintext."""
+        if isinstance(chunks, bytes):
+            chunks = (chunks,)
+        digest = hashlib.sha256()
+        size = 0
         self._root.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             with os.fdopen(fd, "wb") as out:
                 with encrypt_stream(out, [identity.recipient()]) as writer:
-                    writer.write(data)
+                    for piece in chunks:
+                        digest.update(piece)
+                        size += len(piece)
+                        writer.write(piece)
                 out.flush()
                 os.fsync(out.fileno())
             tmp.replace(path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        return size, digest.hexdigest()
 
     def get(self, link_id: str) -> LinkView:
         with self._sessions() as session:

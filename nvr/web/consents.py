@@ -13,14 +13,20 @@ Consents:
 Exports (a release path: the enforcement point decides):
 - ``POST /api/v1/consents/{id}/export`` ``{passphrase, fulfil, age_recipient,
   age_passphrase}`` -> 202 ``{job ...}``: the consent is checked first (409 with the
-  reason when refused, 404 for an unknown id; audited ``release.refused``), then the bundle
-  is built in a thread (``nvr.sharing.jobs``); 429 when two jobs already run.
+  reason when refused, 404 for an unknown id; audited ``release.refused``), then its
+  memory is estimated from the segments' sizes (``nvr.sharing.bundle.estimate``): 413
+  "split it into shorter clips" when it exceeds ``storage.export_memory_mib``, 429 when
+  the running jobs' reservations leave too little or two jobs already run; then the
+  bundle is built in a thread (``nvr.sharing.jobs``) through sealed scratch files in
+  ``<data_dir>/scratch`` (``stream_bundle``, ``zip_stream``: ciphertext on disk under a key
+  held in memory; nvr.sharing.scratch).
 - ``GET /api/v1/exports/{job}`` status ``{state, progress {done, total}, error, ...}``;
-  ``POST /api/v1/exports/{job}/cancel``.
+  ``POST /api/v1/exports/{job}/cancel`` (a finished export's bundle is deleted).
 - ``GET /api/v1/exports/{job}/bundle.zip``: the bundle (a zip; when the export asked for
-  age encryption, the age file of that zip, named ``*.zip.age``). Itself a release path:
-  the consent is checked again (revoked or expired since: 409, audited) and the download is
-  logged ``share.bundle.download``. 409 while the job runs or when it failed.
+  age encryption, the age file of that zip, named ``*.zip.age``), streamed from the sealed
+  file as the client reads. Itself a release path: the consent is checked again (revoked
+  or expired since: 409, audited) and the download is logged ``share.bundle.download``.
+  409 while the job runs or when it failed or was cancelled.
 
 Previews (footage, not a release: needs the session's unlock, 401 when locked):
 - ``POST /api/v1/previews`` ``{camera, start, end, redactions, audio}`` -> 202 ``{job}``;
@@ -34,10 +40,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field, SecretStr
 
 from nvr.audit.entry import Actor
@@ -53,9 +59,11 @@ from nvr.keys.store import KeyError_, Unlocked
 from nvr.playback import NoFootage, build_clip
 from nvr.sharing.bundle import (
     ExportContext,
-    encrypt_bundle,
-    make_bundle,
-    zip_files,
+    TooLarge,
+    check_budget,
+    encrypt_chunks,
+    stream_bundle,
+    zip_stream,
 )
 from nvr.sharing.consent import (
     AlreadyRevoked,
@@ -68,10 +76,11 @@ from nvr.sharing.consent import (
     iso,
     parse_iso,
 )
-from nvr.sharing.jobs import Busy, Job, Jobs, NoSuchJob
+from nvr.sharing.jobs import Busy, Job, Jobs, NoSuchJob, Result
 from nvr.sharing.links import LinkStore
 from nvr.sharing.release import ReleaseRefused, authorize_release
 from nvr.sharing.requests import RequestLog, State
+from nvr.sharing.scratch import SealedFile
 from nvr.storage.segments import SegmentStore
 from nvr.web.errors import error_response
 from nvr.web.events import unlocked_identities
@@ -85,8 +94,10 @@ Record = Callable[[str, dict[str, Any], Actor], int]
 
 EXPORT_ERRORS: dict[int | str, dict[str, Any]] = {
     409: error_response("the consent does not allow this release (the reason says why)"),
+    413: error_response("the export would not fit the memory budget: split the clip"),
     429: error_response("too many passphrase attempts, or too many jobs running"),
 }
+SCRATCH = "scratch"  # <data_dir>/scratch: the export jobs' sealed files (nvr.sharing.scratch)
 CONSENT_ERRORS: dict[int | str, dict[str, Any]] = {
     429: error_response("too many passphrase attempts")
 }
@@ -112,6 +123,7 @@ class Exports:
     record: Record
     clock: Clock
     links: LinkStore | None = None  # share links (nvr.web.links); made from finished exports
+    budget: int | None = None  # bytes of memory an export may use (None: not checked)
 
 
 def exports_for(
@@ -138,8 +150,13 @@ def exports_for(
             camera_kind=lambda name: kind_of((config or (lambda: box.cfg))(), name),
         )
 
-    links = LinkStore(box.cfg.storage.data_dir, box.sessions, consents, box.record, clock)
-    return Exports(consents, context, box.keys.unlock, Jobs(clock), box.record, clock, links)
+    storage = box.cfg.storage
+    links = LinkStore(storage.data_dir, box.sessions, consents, box.record, clock)
+    jobs = Jobs(clock, storage.data_dir / SCRATCH)
+    budget = storage.export_memory_mib * 2**20
+    return Exports(
+        consents, context, box.keys.unlock, jobs, box.record, clock, links, budget=budget
+    )
 
 
 # -- bodies ----------------------------------------------------------------------------------
@@ -367,30 +384,62 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
         when = verified.clip.start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         top = f"porchlight-{_safe(verified.clip.camera)}-{when}"
 
-        def work(job: Job) -> tuple[bytes, dict[str, Any]]:
+        need = 0
+        if exports.budget is not None:
+            try:
+                need = check_budget(
+                    exports.context(), verified.clip, exports.budget, redacted=verified.redacted
+                )
+            except TooLarge as exc:
+                raise HTTPException(413, exc.message) from None
+
+        def work(job: Job) -> tuple[Result, dict[str, Any]]:
             def progress(done: int, total: int) -> None:
                 job.done, job.total = done, total
 
-            bundle = make_bundle(
+            scratch = exports.jobs.scratch
+            with stream_bundle(
                 exports.context(),
                 consent_id,
                 verified.clip,
                 actor,
+                scratch=scratch,
                 identities=unlocked.identities,
                 owner_key=unlocked.signing_key,
                 fulfil=fulfil,
                 progress=progress,
                 cancel=job.cancel,
-            )
-            data = zip_files(bundle.files, top)
+            ) as bundle:
+                zipped = SealedFile.create(scratch)
+                try:
+                    zip_stream(bundle.entries(), top, zipped)
+                except BaseException:
+                    zipped.close()
+                    raise
+            result = zipped
             name = f"{top}.zip"
-            if body.age_recipient or age_passphrase:
-                data = encrypt_bundle(data, recipient=body.age_recipient, passphrase=age_passphrase)
-                name += ".age"
-            return data, {
+            try:
+                if body.age_recipient or age_passphrase:
+                    result = SealedFile.create(scratch)
+                    try:
+                        encrypt_chunks(
+                            zipped.chunks(),
+                            cast(BinaryIO, result),
+                            recipient=body.age_recipient,
+                            passphrase=age_passphrase,
+                        )
+                    except BaseException:
+                        result.close()
+                        raise
+                    name += ".age"
+            finally:
+                if result is not zipped:
+                    zipped.close()
+            result.flush()
+            return result, {
                 "bundle": bundle.result.bundle_id,
                 "file": name,
-                "size": len(data),
+                "size": result.size,
                 "release_seq": bundle.result.release_seq,
                 "clip_sha256": bundle.result.clip_sha256,
             }
@@ -402,7 +451,7 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
             "end": iso(verified.clip.end),
         }
         try:
-            job = exports.jobs.start("export", meta, work)
+            job = exports.jobs.start("export", meta, work, memory=need, budget=exports.budget)
         except Busy as exc:
             raise HTTPException(429, exc.message, headers={"Retry-After": "5"}) from None
         return JobOut(**job.status())
@@ -417,10 +466,16 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
     def export_status(job_id: str, _: Manager) -> JobOut:
         return JobOut(**job_of(job_id, "export").status())
 
-    @router.post("/api/v1/exports/{job_id}/cancel", summary="Cancel an export job")
+    @router.post(
+        "/api/v1/exports/{job_id}/cancel",
+        summary="Cancel an export job (a finished one: its bundle is deleted)",
+    )
     def export_cancel(job_id: str, _: Manager) -> JobOut:
         job = job_of(job_id, "export")
         job.cancel.set()
+        if job.state == "done":
+            job.discard()
+            job.state, job.error = "cancelled", "cancelled"
         return JobOut(**job.status())
 
     @router.get(
@@ -454,17 +509,19 @@ def consents_router(accounts: Accounts, exports: Exports) -> APIRouter:
                 "consent": verified.id,
                 "request": verified.request,
                 "bundle": job.result_meta.get("bundle"),
-                "size": len(job.result),
+                "size": job.size,
             },
             actor,
         )
         name = str(job.result_meta.get("file", "bundle.zip"))
         media = "application/octet-stream" if name.endswith(".age") else "application/zip"
-        return Response(
-            job.result,
+        # Decrypted from the sealed scratch file a piece at a time as the client reads.
+        return StreamingResponse(
+            job.chunks(),
             media_type=media,
             headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Length": str(job.size),
                 "Cache-Control": "no-store",
             },
         )

@@ -142,7 +142,7 @@ def links_router(accounts: Accounts, exports: Exports, links: LinkStore) -> APIR
         )
         try:
             created = links.create(
-                job.result,
+                job.chunks,
                 source,
                 days=body.days,
                 downloads=body.downloads,

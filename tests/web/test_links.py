@@ -179,7 +179,7 @@ async def test_link_lifecycle_end_to_end(
     assert made["consent"] == consent
     assert made["request"] is None
     assert made["file"] == job.result_meta["file"]
-    assert made["size"] == len(job.result)
+    assert made["size"] == job.size
     assert (made["max_downloads"], made["downloads"], made["state"]) == (2, 0, "active")
     assert made["revoked_at"] is None
     assert made["revoke_reason"] is None
@@ -214,7 +214,7 @@ async def test_link_lifecycle_end_to_end(
     # The download is the export's bundle, byte for byte, and verifies.
     r = await recipient.get(f"{made['url']}/download")
     assert r.status_code == 200
-    assert r.content == job.result
+    assert r.content == job.read()
     assert r.headers["content-type"] == "application/zip"
     assert r.headers["content-disposition"] == f'attachment; filename="{made["file"]}"'
     assert r.headers["cache-control"] == "no-store"
@@ -223,12 +223,12 @@ async def test_link_lifecycle_end_to_end(
     assert verify_bundle.check(tmp_path / "bundle.zip", out) == [], out.getvalue()
     stored = links_of(sharing).path(made["id"])
     assert stored.exists()
-    assert job.result[:4096] not in stored.read_bytes()
+    assert job.read()[:4096] not in stored.read_bytes()
 
     r = await recipient.get(made["url"])
     assert "1 of 2" in r.text
     r = await recipient.get(f"{made['url']}/download")
-    assert r.content == job.result
+    assert r.content == job.read()
     assert not stored.exists()  # used up: the ciphertext is gone, the row stays
     r = await recipient.get(f"{made['url']}/download")
     assert r.status_code == 410
