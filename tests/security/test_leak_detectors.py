@@ -41,9 +41,8 @@ def test_every_spelling_of_a_password_in_a_url_or_header_is_found() -> None:
     forms = {"camera": secret_forms(PASSWORD, "installer")}
     url = "rtsp://installer:Porch%2FPw%3A7x%40q%232@10.0.0.5:554/stream"
     assert "camera (percent-encoded)" in find_secrets(f"opening {url}", forms)
-    assert find_secrets("Authorization: Basic aW5zdGFsbGVyOlBvcmNoL1B3Ojd4QHEjMg==", forms) == [
-        "camera (base64 user:password)"
-    ]
+    basic = "Authorization: Basic aW5zdGFsbGVyOlBvcmNoL1B3Ojd4QHEjMg=="
+    assert "camera (base64 user:password)" in find_secrets(basic, forms)
     assert "camera (plain)" in find_secrets(f'{{"password": "{PASSWORD}"}}', forms)
     assert find_secrets("rtsp://installer:***@10.0.0.5:554/stream", forms) == []
 
