@@ -11,8 +11,9 @@ Contract:
   outgoing UDP datagram, IPv4 and IPv6: ``(interface, protocol, destination, port)``.
   ICMP, ARP and IPv6 neighbour discovery are the kernel's, not a program's, and are not
   attempts. ``attempts()`` is a copy of what was seen so far; ``clear()`` forgets it.
-- ``disallowed(allowed)`` is every attempt not in ``allowed`` (a set of
-  ``(protocol, destination, port)``; port ``None`` allows any port of that destination).
+- ``disallowed(allowed)`` is every attempt for which the predicate ``allowed`` is false.
+  An attempt to a DNS or mDNS port carries the first name of the message (and whether
+  it is a query or a response) in ``question``, for the failure message.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import ipaddress
 import socket
 import struct
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from tests.live.inside import call_inside
 from tests.support.netns import Netns
@@ -41,9 +42,27 @@ class Attempt:
     protocol: str  # "tcp" (a SYN) or "udp" (a datagram)
     destination: str
     port: int
+    question: str = field(default="", compare=False)  # a DNS or mDNS query: the name asked
 
     def __str__(self) -> str:
-        return f"{self.protocol} to {self.destination} port {self.port} (via {self.interface})"
+        asked = f" ({self.question})" if self.question else ""
+        return (
+            f"{self.protocol} to {self.destination} port {self.port}{asked} (via {self.interface})"
+        )
+
+
+def _question(message: bytes) -> str:
+    """The first name of a DNS/mDNS message, marked as a query or a response (best effort,
+    for the failure message)."""
+    if len(message) < 12:
+        return ""
+    kind = "response" if message[2] & 0x80 else "query"
+    labels: list[str] = []
+    at = 12
+    while at < len(message) and (size := message[at]) and size < 64 and len(labels) < 64:
+        labels.append(message[at + 1 : at + 1 + size].decode("ascii", "replace"))
+        at += 1 + size
+    return f"{kind} {'.'.join(labels)}"
 
 
 def parse(interface: str, frame: bytes) -> Attempt | None:
@@ -68,7 +87,9 @@ def parse(interface: str, frame: bytes) -> Attempt | None:
         if payload[13] & _SYN and not payload[13] & _ACK:
             return Attempt(interface, "tcp", dst, struct.unpack_from("!H", payload, 2)[0])
     elif proto == _UDP and len(payload) >= 8:
-        return Attempt(interface, "udp", dst, struct.unpack_from("!H", payload, 2)[0])
+        port = struct.unpack_from("!H", payload, 2)[0]
+        question = _question(payload[8:]) if port in (53, 5353) else ""
+        return Attempt(interface, "udp", dst, port, question)
     return None
 
 
@@ -116,14 +137,8 @@ class Recorder:
         with self._lock:
             self._seen.clear()
 
-    def disallowed(self, allowed: Iterable[tuple[str, str, int | None]]) -> list[Attempt]:
-        ok = set(allowed)
-        return [
-            a
-            for a in self.attempts()
-            if (a.protocol, a.destination, a.port) not in ok
-            and (a.protocol, a.destination, None) not in ok
-        ]
+    def disallowed(self, allowed: Callable[[Attempt], bool]) -> list[Attempt]:
+        return [a for a in self.attempts() if not allowed(a)]
 
     def stop(self) -> None:
         self._stopping.set()
