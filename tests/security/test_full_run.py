@@ -12,11 +12,15 @@ Over the dashboard's HTTPS API, as the box's own browser would: the first run (o
 passphrase), the camera recording and a motion event, a stream test and a second camera
 added with its password (the dashboard writes the config and the secrets file), a viewer
 account with a password who signs in and looks, and every main page and list as owner.
-Every answer is kept. Then SIGTERM, and:
+Then Chromium, in the same namespace, signs the owner in and opens every main page (the
+live page starts WebRTC) under the browser harness's watch (a request to another
+origin fails). Every answer is kept; the data directory and the service's TMPDIR are
+read while it runs (the WAL, open segments) and after SIGTERM. Then:
 
-1. **Zero egress.** Every TCP SYN and UDP datagram the namespace sent went to the camera's
-   address and RTSP port, or (on loopback) to the dashboard's own port. DNS counts: the
-   resolver's address is off the box, so a lookup is a datagram to it and fails the test.
+1. **Zero egress.** Every TCP SYN went to the camera's address and RTSP port or to the
+   dashboard's port on 127.0.0.1; every UDP datagram between the box's own addresses
+   (ICE and media between its browser and its service), none to port 53 or 5353. DNS
+   counts: the resolver is off the box, so a lookup is a datagram to it and fails.
    A control before the service starts makes a lookup and a connection to a documentation
    address and checks the recorder saw both (the recorder can fail the test).
 2. **Secrets.** None of the passwords (camera ones from ``secrets.yaml`` via ``!secret``, the
