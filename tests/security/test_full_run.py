@@ -370,7 +370,7 @@ def _run_and_audit(netns: Netns, camera: RtspCamera, clip: Path, tmp_path: Path)
     snapshot: dict[str, bytes] = {}
     requested: list[str] = []
     try:
-        call_inside(netns, lambda: _control(recorder), timeout=30)
+        call_inside(netns, lambda: _control(recorder), timeout=60)
         recorder.clear()
 
         def inside() -> tuple[int, str, str]:
