@@ -34,6 +34,7 @@ START_FIRST = (
     "tests/record/test_recorder.py",  # three real 60 s segments: about 4 minutes
     "tests/browser/test_pages.py",
     "tests/browser/test_walkthrough.py",
+    "tests/security/test_full_run.py",  # a minute: recording, motion, Chromium in a netns
     "tests/bench/test_dashboard.py",
     "tests/service/test_first_run.py",
     "tests/live/test_browser.py",

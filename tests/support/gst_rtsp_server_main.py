@@ -11,8 +11,10 @@ project. Contract:
                 {"path": "/clip", "source": "file", "file": "/abs/clip.mp4", "loop": true,
                  "auth": "digest", "user": "u", "password": "p"}]}
 
-- ``host`` must be a loopback address (tests never listen on a real interface); the RTP
-  and RTCP ports of UDP viewers are bound on it too.
+- ``host`` must be a loopback address (tests never listen on a real interface), unless
+  ``"in_netns": true`` says the server runs inside a network namespace a test made (whose
+  interfaces are all the test's own: the security tests give the camera its own address
+  on a veth link); the RTP and RTCP ports of UDP viewers are bound on it too.
 - ``port`` 0 picks a free port. Once listening the server prints exactly one line,
   ``READY <port>``, on stdout; diagnostics go to stderr. SIGTERM or SIGINT stop it.
   Exit status 2 is a bad config, 3 a port it cannot bind.
@@ -267,7 +269,7 @@ def build_factory(
 
 def build_server(config: dict[str, Any]) -> GstRtspServer.RTSPServer:
     host = str(config.get("host", "127.0.0.1"))
-    if not ipaddress.ip_address(host).is_loopback:
+    if not ipaddress.ip_address(host).is_loopback and config.get("in_netns") is not True:
         raise ConfigError(f"host {host!r} is not a loopback address")
     mounts = config.get("mounts")
     if not isinstance(mounts, list) or not mounts:

@@ -4,7 +4,8 @@ Contract:
 
 - ``RtspCamera(mounts, ...)`` runs ``gst_rtsp_server_main.py`` with Debian's
   ``/usr/bin/python3`` (GStreamer's Python bindings are Debian packages, not wheels) on
-  127.0.0.1, optionally inside a ``Netns``. ``start()`` returns once the server printed
+  127.0.0.1, optionally inside a ``Netns`` (there ``host`` may be another address of
+  the namespace, such as a veth link's). ``start()`` returns once the server printed
   ``READY <port>`` (deadline ``ready_timeout``), ``url(mount, user, password)`` builds
   ``rtsp://`` URLs, ``kill()`` SIGKILLs it (a camera dying mid-stream), ``freeze()`` and
   ``thaw()`` SIGSTOP/SIGCONT it (a hung camera), ``restart()`` starts it again on the
@@ -207,6 +208,7 @@ class RtspCamera:
             "host": self.host,
             "port": self._port,
             "mounts": [mount.config() for mount in self.mounts.values()],
+            "in_netns": self.netns is not None,
         }
         argv = [str(GST_PYTHON), str(SERVER_SCRIPT), json.dumps(config)]
         if self.netns is not None:
