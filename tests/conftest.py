@@ -35,6 +35,7 @@ START_FIRST = (
     "tests/browser/test_pages.py",
     "tests/browser/test_walkthrough.py",
     "tests/security/test_full_run.py",  # a minute: recording, motion, Chromium in a netns
+    "tests/faults/test_camera_faults.py",  # about 2 minutes: a camera flapping for 60 s
     "tests/bench/test_dashboard.py",
     "tests/service/test_first_run.py",
     "tests/live/test_browser.py",

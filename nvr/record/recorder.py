@@ -18,8 +18,11 @@ go through a RAM pre-roll (``preroll``) and are written only while a trigger is 
 seconds with no packet end the segment at its last packet and report an ``Outage``
 through ``on_gap``; recording resumes with a new segment (and a new MP4 header, so a
 codec or resolution change is fine) at the next keyframe. ``StorageFull`` pauses
-recording for ``disk_full_pause`` seconds (an outage too). Nothing here raises into the
-service: every failure is logged, counted and recovered from at the next keyframe.
+recording for ``disk_full_pause`` seconds (an outage too). A wall-clock step of more
+than ``CLOCK_JUMP_SECONDS`` against the monotonic clock (NTP, an owner setting the time)
+is logged, counted in the status and reported through ``on_clock_jump(seconds)`` (the
+service audits it as ``clock.jump``). Nothing here raises into the service: every
+failure is logged, counted and recovered from at the next keyframe.
 
 Audio (``kind="audio"`` packets, from a reader with ``audio=True``): AAC is copied into a
 second track of each segment (``fmp4``), placed by its pts against the video's timeline;
@@ -118,6 +121,7 @@ class Recorder:
         gap_after: float = 5.0,
         max_unsealed: float = 1.0,
         disk_full_pause: float = 30.0,
+        on_clock_jump: Callable[[float], object] | None = None,
     ) -> None:
         if not 1.0 <= segment_seconds <= 3600.0:
             raise ValueError(f"segment_seconds must be 1..3600, got {segment_seconds}")
@@ -133,6 +137,7 @@ class Recorder:
         self._segment_length = timedelta(seconds=segment_seconds)
         self._post_roll = timedelta(seconds=post_roll)
         self._on_gap = on_gap
+        self._on_clock_jump = on_clock_jump
         self._gap_after = gap_after
         self._max_unsealed = max_unsealed
         self._disk_full_pause = disk_full_pause
@@ -256,6 +261,11 @@ class Recorder:
             if abs(jump) > CLOCK_JUMP_SECONDS:
                 log.warning("recorder %s: wall clock jumped by %+.1f s", self.camera, jump)
                 self._set(clock_jumps=self._status.clock_jumps + 1)
+                if self._on_clock_jump is not None:
+                    try:
+                        self._on_clock_jump(jump)
+                    except Exception:
+                        log.exception("recorder %s: could not record the clock jump", self.camera)
         self._prev = (cp.received_at, mono)
         self._last_mono = mono
         if self._info is None or info.session != self._info.session:

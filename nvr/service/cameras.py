@@ -42,6 +42,8 @@ RECORDER_QUEUE = 512  # packets; ~30 s of a 15 fps stream if the disk stalls
 # Where the identity a camera reports goes (the runner: a ``camera.device`` audit entry
 # when new or changed, nvr/camera_identity.py). Called on a worker thread.
 OnDevice = Callable[[str, DeviceIdentity], None]
+# A recorder saw this box's wall clock step (camera, seconds): the runner audits it.
+OnClockJump = Callable[[str, float], None]
 
 DEMO_IDENTITY = DeviceIdentity(
     manufacturer="Porchlight",
@@ -69,8 +71,10 @@ class CameraSet:
         on_event: OnEvent | None = None,
         motion: MotionSink | None = None,
         on_device: OnDevice | None = None,
+        on_clock_jump: OnClockJump | None = None,
     ) -> None:
         self._cfg = cfg
+        self._on_clock_jump = on_clock_jump
         self._on_device = on_device
         self._on_event = on_event
         self._motion_sink = motion
@@ -122,6 +126,12 @@ class CameraSet:
         for reader in [*self._sub_readers.values(), *(r for r, _ in self._readers)]:
             reader.start()
 
+    def _clock_jump_hook(self, camera: str) -> Callable[[float], None] | None:
+        hook = self._on_clock_jump
+        if hook is None:
+            return None
+        return lambda seconds: hook(camera, seconds)
+
     def _recorder_for(
         self,
         reader: StreamReader,
@@ -139,6 +149,7 @@ class CameraSet:
             segment_seconds=self._cfg.storage.segment_seconds,
             mode=mode,
             on_gap=gap_log,
+            on_clock_jump=self._clock_jump_hook(reader.name),
         )
         self._recorders[reader.name] = recorder
         return recorder

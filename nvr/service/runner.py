@@ -173,6 +173,7 @@ class Service:
             on_event=self._camera_event,
             motion=self._hub,
             on_device=self._camera_device,
+            on_clock_jump=self._clock_jump,
         )
         self._tls_fingerprint: str | None = None
         self._box: Box | None = None
@@ -451,6 +452,21 @@ class Service:
                 identity.firmware,
                 extra={"camera": camera, "audit_seq": seq},
             )
+
+    def _clock_jump(self, camera: str, seconds: float) -> None:
+        """A recorder saw the box's wall clock step (from its thread): a ``clock.jump``
+        audit entry (SHARING.md lists clock jumps among what the audit log keeps), so
+        footage times around it can be judged later."""
+        box = self._box
+        if box is None:
+            return
+        seq = box.record("clock.jump", {"camera": camera, "seconds": round(seconds)})
+        log.warning(
+            "the wall clock jumped by %+.1f s (seen recording %s)",
+            seconds,
+            camera,
+            extra={"camera": camera, "audit_seq": seq},
+        )
 
     def _camera_event(self, kind: EventKind, camera: str, when: datetime, topic: str) -> None:
         """A doorbell press (ONVIF, the signed webhook, or a camera's ``doorbell_topic`` on

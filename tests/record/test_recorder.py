@@ -11,6 +11,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ FRAME = 1 / FPS
 class Rig:
     """A StreamReader feeding a Recorder, as the service wires them."""
 
-    def __init__(self, kit: RecordKit, camera: RtspCamera, mode: RecordMode, **kw: float) -> None:
+    def __init__(self, kit: RecordKit, camera: RtspCamera, mode: RecordMode, **kw: Any) -> None:
         self.kit = kit
         self.outages: list[Outage] = []
         log = GapLog(kit.sessions, kit.clock)

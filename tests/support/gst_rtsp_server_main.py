@@ -18,8 +18,9 @@ project. Contract:
 - ``port`` 0 picks a free port. Once listening the server prints exactly one line,
   ``READY <port>``, on stdout; diagnostics go to stderr. SIGTERM or SIGINT stop it.
   Exit status 2 is a bad config, 3 a port it cannot bind.
-- ``source`` is ``live`` (a moving test pattern encoded by x264 in real time; optional
-  ``width``, ``height``, ``fps``) or ``file`` (an MP4 with H.264 sent as is, paced in
+- ``source`` is ``live`` (a moving test pattern encoded in real time; optional
+  ``width``, ``height``, ``fps``, and ``codec``: ``h264`` (x264, the default) or ``h265``
+  (x265)) or ``file`` (an MP4 with H.264 sent as is, paced in
   real time; ``loop`` restarts it at the end without breaking the RTP timeline).
 - ``auth`` is ``none``, ``basic`` or ``digest``, with ``user`` and ``password``. Every
   mount is shared between clients unless ``"shared": false``.
@@ -57,11 +58,23 @@ def live_launch(mount: dict[str, Any]) -> str:
     width = int(mount.get("width", 640))
     height = int(mount.get("height", 360))
     fps = int(mount.get("fps", 15))
+    codec = mount.get("codec", "h264")
+    if codec == "h264":
+        encode = (
+            f" ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps}"
+            " ! rtph264pay name=pay0 pt=96 config-interval=1"
+        )
+    elif codec == "h265":
+        encode = (
+            f" ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={fps}"
+            " ! rtph265pay name=pay0 pt=96 config-interval=1"
+        )
+    else:
+        raise ConfigError(f"mount {mount.get('path')!r}: codec must be 'h264' or 'h265'")
     return (
         "( videotestsrc is-live=true pattern=ball"
         f" ! video/x-raw,width={width},height={height},framerate={fps}/1"
-        f" ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps}"
-        " ! rtph264pay name=pay0 pt=96 config-interval=1"
+        f"{encode}"
         f"{audio_branch(mount)} )"
     )
 

@@ -67,6 +67,10 @@ class Mount:
     shared: bool = True
     audio: bool = False  # live mounts only: an audio track alongside the video
     audio_codec: Literal["aac", "pcmu"] = "aac"
+    # live mounts only: the picture and its codec (h265 needs x265enc, gstreamer1.0-plugins-bad)
+    width: int = 640
+    height: int = 360
+    codec: Literal["h264", "h265"] = "h264"
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -88,6 +92,8 @@ class Mount:
             out["loop"] = self.loop
         if self.audio:
             out["audio"], out["audio_codec"] = True, self.audio_codec
+        if self.source == "live":
+            out["width"], out["height"], out["codec"] = self.width, self.height, self.codec
         if self.auth != "none":
             out["user"], out["password"] = self.user, self.password
         return out
