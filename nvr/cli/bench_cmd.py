@@ -28,7 +28,7 @@ from nvr.cli import options
 from nvr.errors import UserError
 
 if TYPE_CHECKING:
-    from nvr.bench import export, live, motion, redact
+    from nvr.bench import export, live, motion, redact, soak
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -843,3 +843,103 @@ def all_command(
         when = now.strftime("%Y-%m-%d %H:%M UTC")
         markdown_file.write_text(suite.markdown(result, machine, when))
         out.print(f"wrote {markdown_file}", highlight=False, markup=False)
+
+
+def soak_table(result: soak.SoakResult) -> Table:
+    table = Table(
+        title=f"soak: {result.cameras} cameras recording + motion, {result.viewers} live viewers, "
+        f"an export a minute, {result.minutes:g} min ({len(result.samples)} samples)"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    r = result
+    rows = [
+        ("packets received (all cameras)", f"{r.packets_received}"),
+        ("dropped by the recorder (record path loss)", f"{r.recorder_drops}"),
+        ("dropped by motion detection", f"{r.motion_drops}"),
+        ("recording gaps / reconnects", f"{r.gaps} / {r.reconnects}"),
+        ("segments closed", f"{r.segments}"),
+        ("service RSS start -> end", f"{r.rss_start_mb:.1f} -> {r.rss_end_mb:.1f} MB"),
+        (
+            "RSS slope after warm-up",
+            f"{r.rss_trend.slope_per_hour:+.2f} MB/hour (r^2 {r.rss_trend.r2:.2f})",
+        ),
+        ("motion-drop slope", f"{r.motion_drop_trend.slope_per_hour:+.1f} /hour"),
+    ]
+    for name, lat in (
+        ("event latency, all", r.latency_all),
+        ("event latency, first third", r.latency_first),
+        ("event latency, last third", r.latency_last),
+        ("export duration, first third", r.export_first),
+        ("export duration, last third", r.export_last),
+    ):
+        value = (
+            "-"
+            if lat.median_s is None
+            else f"median {lat.median_s:.3f} s, p95 {lat.p95_s:.3f} s, max {lat.max_s:.3f} s"
+            f" (n={lat.count})"
+        )
+        rows.append((name, value))
+    done = sum(1 for e in r.exports if e.state == "done")
+    rows.append(("exports done", f"{done} of {len(r.exports)}"))
+    rows.append(("live viewers", r.viewers_note))
+    if r.viewer_frames:
+        rows.append(("frames decoded per viewer", ", ".join(map(str, r.viewer_frames))))
+    rows.append(("load average before / after", f"{r.load_before[0]} / {r.load_after[0]}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+@app.command("soak")
+def soak_command(
+    minutes: Annotated[
+        float, typer.Option("--minutes", min=0.5, help="How long the load runs.", metavar="M")
+    ] = 30.0,
+    cameras: Annotated[
+        int, typer.Option("--cameras", min=1, max=16, help="Demo cameras recording.")
+    ] = 4,
+    viewers: Annotated[
+        int, typer.Option("--viewers", min=0, max=8, help="aiortc live viewers (root).")
+    ] = 3,
+    export_every: Annotated[
+        float,
+        typer.Option("--export-every", min=5.0, help="Seconds between exports.", metavar="S"),
+    ] = 60.0,
+    sample_every: Annotated[
+        float,
+        typer.Option("--sample-every", min=1.0, help="Seconds between samples.", metavar="S"),
+    ] = 5.0,
+    json_file: Annotated[Path | None, options.BENCH_JSON] = None,
+) -> None:
+    """Soak: the real service (nvr demo) with N cameras recording and detecting motion,
+    live viewers (aiortc over WebRTC inside a network namespace; skipped unless root) and
+    an export a minute through the API, for M minutes. Reports record-path loss, RSS over
+    time (least-squares slope), queue drops, motion event latency over SSE and export
+    durations, with one verdict line per criterion (information, not a pass/fail)."""
+    from nvr.bench import soak
+
+    err = Console(stderr=True)
+    out = Console(width=max(120, Console().width))
+    where = Path(tempfile.gettempdir())
+    machine = describe(where)
+    result = soak.run(
+        where,
+        minutes=minutes,
+        cameras=cameras,
+        viewers=viewers,
+        export_every=export_every,
+        sample_every=sample_every,
+        progress=lambda line: err.print(f"[dim]{line}[/dim]", highlight=False),
+    )
+    summary = [f"{name}: {verdict}" for name, verdict in soak.verdicts(result)]
+    summary += [f"error: {e}" for e in result.errors]
+    summary.append(
+        "event latency = SSE arrival - the event's time (footage time, the camera's clock): "
+        "judge its stability, not its sign"
+    )
+    _report(out, "soak", result, machine, soak_table(result), summary, json_file)
+    if json_file is not None:  # the verdicts too, as the table prints them
+        doc = json.loads(json_file.read_text())
+        doc["verdicts"] = result.as_json()["verdicts"]
+        json_file.write_text(json.dumps(doc, indent=2) + "\n")
