@@ -33,6 +33,8 @@ pytest_plugins = [
 START_FIRST = (
     "tests/record/test_recorder.py",  # three real 60 s segments: about 4 minutes
     "tests/faults/test_soak_short.py",  # a two-minute soak of the real service
+    "tests/deploy/test_install.py",  # about 3 minutes: install.sh in a Debian root, booted
+    "tests/browser/test_share_flow.py",  # about 2 minutes: the whole sharing flow
     "tests/browser/test_pages.py",
     "tests/browser/test_walkthrough.py",
     "tests/security/test_full_run.py",  # a minute: recording, motion, Chromium in a netns
