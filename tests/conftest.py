@@ -35,6 +35,7 @@ START_FIRST = (
     "tests/faults/test_soak_short.py",  # a two-minute soak of the real service
     "tests/deploy/test_install.py",  # about 3 minutes: install.sh in a Debian root, booted
     "tests/browser/test_share_flow.py",  # about 2 minutes: the whole sharing flow
+    "tests/faults/test_disk.py",  # real demo runs filling a loop disk, locking the db: ~3 minutes
     "tests/browser/test_pages.py",
     "tests/browser/test_walkthrough.py",
     "tests/security/test_full_run.py",  # a minute: recording, motion, Chromium in a netns

@@ -13,12 +13,13 @@ out as ``UserError`` with the password masked, via ``database_errors``.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import URL, Engine, create_engine, event, exc, make_url
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.errors import UserError
 from nvr.secrets import MASK, mask_url, scrub
+
+log = logging.getLogger(__name__)
 
 SQLITE_FILENAME = "nvr.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -149,3 +152,39 @@ def _reason(error: BaseException, url: str) -> str:
         for form in {str(password), quote(str(password), safe="")}:
             text = text.replace(form, MASK)
     return text
+
+
+LOCKED_RETRY_SECONDS = 60.0
+_T = TypeVar("_T")
+
+
+def is_locked(error: exc.OperationalError) -> bool:
+    orig = error.orig
+    return isinstance(orig, sqlite3.OperationalError) and orig.sqlite_errorcode & 0xFF in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
+
+
+def retry_locked(
+    transaction: Callable[[], _T], what: str, give_up_after: float = LOCKED_RETRY_SECONDS
+) -> _T:
+    """Run ``transaction`` (one whole ``sessions.begin()`` block) again while another
+    process holds the SQLite database's lock past the busy timeout, for up to
+    ``give_up_after`` seconds in all, then let the error out. Each wait is logged
+    (docs/design/faults.md, "Database locked"). Other errors are raised at once."""
+    deadline = time.monotonic() + give_up_after
+    delay = 0.5
+    while True:
+        try:
+            return transaction()
+        except exc.OperationalError as e:
+            if not is_locked(e) or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "database is locked by another process: retrying %s",
+                what,
+                extra={"retry_in_s": delay},
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

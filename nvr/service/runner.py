@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import APIRouter
+from sqlalchemy.exc import OperationalError
 
 from nvr import __version__
 from nvr.audit.schedule import AuditCheckpointer
@@ -39,6 +40,7 @@ from nvr.camera_identity import DeviceIdentity, remember
 from nvr.clock import Clock
 from nvr.config import CameraConfig, Config
 from nvr.db import repo
+from nvr.db.engine import is_locked, retry_locked
 from nvr.errors import UserError
 from nvr.events import EventBus, EventKind
 from nvr.events.hub import EventHub
@@ -102,6 +104,14 @@ def prepare_data_dir(path: Path) -> None:
             f"cannot create data directory {path}: {exc.strerror}",
             hint="pass --data-dir DIR or set storage.data_dir to a writable folder",
         ) from exc
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        # Never run without recording: a read-only mount (a remounted failing disk, a
+        # forgotten "ro" in fstab) is refused, as root too (root may write anywhere else).
+        raise UserError(
+            f"data directory {path} is on a read-only filesystem: nothing could be recorded",
+            hint="remount it read-write (check the disk: a failing disk is remounted"
+            " read-only) or pass --data-dir DIR",
+        )
     if not os.access(path, os.W_OK | os.X_OK):
         raise UserError(
             f"data directory {path} is not writable by this user",
@@ -498,10 +508,25 @@ class Service:
 
     def _record_start(self, box: Box) -> int:
         now = self.clock.wall()
-        with box.sessions.begin() as session:
-            unclean = repo.unclean_previous_runs(session)
-            run_id = repo.start_run(session, __version__, now)
-            repo.ensure_cameras(session, camera_names(self.cfg, self.demo), now)
+
+        def begin() -> tuple[list[repo.RunRecord], int]:
+            with box.sessions.begin() as session:
+                unclean = repo.unclean_previous_runs(session)
+                run_id = repo.start_run(session, __version__, now)
+                repo.ensure_cameras(session, camera_names(self.cfg, self.demo), now)
+            return unclean, run_id
+
+        # The first write: another process holding the database (a backup, an sqlite3
+        # shell) is waited out for a while, with a log line per try, then refused plainly.
+        try:
+            unclean, run_id = retry_locked(begin, "recording the service start")
+        except OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            raise UserError(
+                f"database {mask_url(self.cfg.database_url())} is locked by another process",
+                hint="stop whatever holds it (an open sqlite3 shell, a backup) and start again",
+            ) from exc
         box.record(
             "service.start",
             {"version": __version__, "run": run_id, "unclean_previous_runs": len(unclean)},

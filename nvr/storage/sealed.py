@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.clock import Clock
 from nvr.crypto import AgeError, Identity, Recipient
+from nvr.db.engine import retry_locked
 from nvr.db.models import Camera, Event, Hold
 from nvr.db.repo import ensure_cameras
 from nvr.keys.files import seal, unseal, write_private
@@ -307,12 +308,16 @@ class EventStore:
                 # (docs/threat-model.md), which no unprivileged call can change.
                 stamp = hour.timestamp()
                 os.utime(path, (stamp, stamp))
-            with self.sessions.begin() as session:
-                camera_id = ensure_cameras(session, [camera], self.clock.wall())[camera]
-                row = Event(camera_id=camera_id, hour_bucket=hour, sealed_path=str(record_rel))
-                session.add(row)
-                session.flush()
-                return row.id
+
+            def index() -> int:
+                with self.sessions.begin() as session:
+                    camera_id = ensure_cameras(session, [camera], self.clock.wall())[camera]
+                    row = Event(camera_id=camera_id, hour_bucket=hour, sealed_path=str(record_rel))
+                    session.add(row)
+                    session.flush()
+                    return row.id
+
+            return retry_locked(index, f"indexing an event of {camera}")
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)

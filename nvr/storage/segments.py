@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.clock import Clock
 from nvr.crypto import Identity, Reader, Recipient, decrypt, salvage
+from nvr.db.engine import retry_locked
 from nvr.db.models import Camera, Segment
 from nvr.db.repo import ensure_cameras
 from nvr.storage.layout import segment_path
@@ -142,15 +143,20 @@ class OpenSegment:
             self._store.make_room(self.file.unflushed_bytes + ROOM_MARGIN)
             closed = self.file.close()
         self._stats.observe(perf_counter() - started)
-        with self._store.sessions.begin() as session:
-            seg = session.get(Segment, self.id)
-            assert seg is not None
-            seg.path = str(closed.relpath)
-            seg.end_time = end
-            seg.size_bytes = closed.size
-            seg.sha256 = closed.sha256
-            seg.state = "closed"
-            return _record(seg, self.camera)
+
+        def index() -> SegmentRecord:
+            with self._store.sessions.begin() as session:
+                seg = session.get(Segment, self.id)
+                assert seg is not None
+                seg.path = str(closed.relpath)
+                seg.end_time = end
+                seg.size_bytes = closed.size
+                seg.sha256 = closed.sha256
+                seg.state = "closed"
+                return _record(seg, self.camera)
+
+        # The file is complete on disk: a locked index is waited out, not a lost segment.
+        return retry_locked(index, f"closing segment {self.id} of {self.camera}")
 
 
 class SegmentStore:
