@@ -55,7 +55,7 @@ def read_only(path: Path) -> Iterator[None]:
 def test_read_only_data_dir_is_a_user_error(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    with read_only(data), pytest.raises(UserError, match="read-only filesystem|not writable"):
+    with read_only(data), pytest.raises(UserError, match=r"read-only filesystem|not writable"):
         prepare_data_dir(data)
 
 
