@@ -32,6 +32,7 @@ pytest_plugins = [
 
 START_FIRST = (
     "tests/record/test_recorder.py",  # three real 60 s segments: about 4 minutes
+    "tests/faults/test_sigkill.py",  # 50 kills and restarts of the service: about 5 minutes
     "tests/browser/test_pages.py",
     "tests/browser/test_walkthrough.py",
     "tests/security/test_full_run.py",  # a minute: recording, motion, Chromium in a netns
