@@ -31,6 +31,7 @@ pytest_plugins = [
 ]
 
 START_FIRST = (
+    "tests/faults/test_sigkill.py",  # 50 kills and restarts of the service: about 5 minutes
     "tests/record/test_recorder.py",  # three real 60 s segments: about 4 minutes
     "tests/faults/test_soak_short.py",  # a two-minute soak of the real service
     "tests/deploy/test_install.py",  # about 3 minutes: install.sh in a Debian root, booted

@@ -9,7 +9,8 @@ the age writer, which is dropped at close.
 
 ``unsealed_age()`` / ``pad(filler)`` bound the loss at low bit rates: the owner of the
 stream fills the rest of the current chunk with bytes that its format ignores (an MP4
-``free`` box) when plaintext has waited too long, so the chunk is sealed by the next write.
+``free`` box, running just past the chunk's end) when plaintext has waited too long, so
+the chunk is sealed and written at once.
 """
 
 from __future__ import annotations
@@ -186,21 +187,26 @@ class SegmentFile:
         return self._clock.monotonic() - self._unsealed_since
 
     def pad(self, filler: Callable[[int], bytes], min_size: int = 8) -> int:
-        """Fill the current chunk with ``filler(n)`` (exactly n bytes) so it can be sealed.
+        """Fill the current chunk with ``filler(n)`` (exactly n bytes) so it is sealed now.
 
+        An age chunk is sealed only once a byte past it arrives (the final chunk is marked
+        differently), so the filler runs at least one byte into the next chunk: the padded
+        chunk is sealed and handed to the kernel by this call, not by the next write.
         ``min_size`` is the smallest filler the stream's format can express (an MP4 box
-        header is 8 bytes): when less room is left, the filler runs to the end of the next
-        chunk instead. Returns n (0 when nothing is waiting or the chunk is already full).
+        header is 8 bytes). The filler left in the next chunk is not counted as waiting
+        plaintext (``unsealed_age()`` is 0 until real data follows), so filler never
+        calls for more filler. Returns n (0 when nothing but filler is waiting).
         """
         unsealed = self._unsealed()
-        n = (CHUNK_SIZE - unsealed % CHUNK_SIZE) % CHUNK_SIZE if unsealed else 0
-        if 0 < n < min_size:
-            n += CHUNK_SIZE
-        if n:
-            data = filler(n)
-            if len(data) != n:
-                raise ValueError(f"filler returned {len(data)} bytes, wanted {n}")
-            self.write(data)
+        if not unsealed or self._unsealed_since is None:
+            return 0
+        room = (CHUNK_SIZE - unsealed % CHUNK_SIZE) % CHUNK_SIZE
+        n = max(room + 1, min_size)
+        data = filler(n)
+        if len(data) != n:
+            raise ValueError(f"filler returned {len(data)} bytes, wanted {n}")
+        self.write(data)
+        self._unsealed_since = None  # what is left unsealed is filler
         return n
 
     def _maybe_fsync(self, now: float) -> None:

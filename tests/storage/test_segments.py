@@ -95,13 +95,20 @@ def test_padding_seals_a_slow_chunk(kit: StoreKit) -> None:
     size_before = seg.file.partial_path.stat().st_size
     kit.clock.advance(1.5)
     assert seg.unsealed_age() == pytest.approx(1.5)
-    assert seg.pad(lambda n: b"\0" * n) == CHUNK_SIZE - 1000
-    seg.write(b"b")  # the next packet seals the padded chunk
+    # The filler runs one byte past the chunk, so the chunk is sealed and on disk now,
+    # without waiting for the next packet (a crash right after the pad loses nothing).
+    assert seg.pad(lambda n: b"\0" * n) == CHUNK_SIZE - 1000 + 1
     assert seg.file.partial_path.stat().st_size > size_before
+    assert seg.unsealed_age() == 0.0  # the filler left in the next chunk is not waiting
+    kit.clock.advance(5)
     assert seg.unsealed_age() == 0.0
+    assert seg.pad(lambda n: b"\0" * n) == 0  # no filler for filler
+    seg.write(b"b")
+    kit.clock.advance(1.5)
+    assert seg.unsealed_age() == pytest.approx(1.5)
     rec = seg.close(kit.clock.wall())
     with kit.store.open_plaintext(rec, [kit.identity]) as plain:
-        assert plain.read() == b"a" * 1000 + b"\0" * (CHUNK_SIZE - 1000) + b"b"
+        assert plain.read() == b"a" * 1000 + b"\0" * (CHUNK_SIZE - 999) + b"b"
 
 
 def test_delete_unlinks_and_audits_one_batch(kit: StoreKit) -> None:
